@@ -1,0 +1,58 @@
+# The README's two commands, `make run` and `make test`, do all the set-up themselves.
+.DEFAULT_GOAL := help
+SHELL := /bin/bash
+
+VENV ?= .venv
+PY := $(VENV)/bin/python
+PIP := $(PY) -m pip
+RUST_SOURCES := $(wildcard src/*.rs) Cargo.toml
+PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
+
+.PHONY: help venv build build-debug run test test-rust test-py bench lint fmt clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
+
+$(VENV)/.installed: requirements-dev.txt
+	python3 -m venv $(VENV)
+	$(PIP) install --quiet --upgrade pip
+	$(PIP) install --quiet -r requirements-dev.txt
+	touch $@
+
+venv: $(VENV)/.installed ## create the virtualenv with the build, test and bench tools
+
+$(VENV)/.built-release: $(VENV)/.installed $(RUST_SOURCES) $(PY_SOURCES) pyproject.toml
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
+	touch $@
+
+build: $(VENV)/.built-release ## build the release extension into the virtualenv
+
+run: build ## build, then compare the Rust path with the pure-Python path on a generated workload
+	$(PY) -m iqm_runstatus bench
+
+test: build test-rust test-py ## build, then run every test (cargo test and pytest)
+
+test-rust: $(VENV)/.installed ## run the Rust unit tests
+	PYO3_PYTHON=$(abspath $(PY)) cargo test --quiet
+
+test-py: build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
+	$(PY) -m pytest -q --benchmark-disable
+
+bench: build ## run the benchmarks and print the ratios
+	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name
+
+lint: $(VENV)/.installed ## cargo fmt/clippy, ruff and mypy
+	cargo fmt --check
+	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --all-targets --quiet -- -D warnings
+	$(VENV)/bin/ruff check python tests benches
+	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/mypy python/iqm_runstatus
+
+fmt: $(VENV)/.installed ## format Rust and Python sources
+	cargo fmt
+	$(VENV)/bin/ruff format python tests benches
+	$(VENV)/bin/ruff check --fix python tests benches
+
+clean: ## remove build products and the virtualenv
+	cargo clean
+	rm -rf $(VENV) .pytest_cache .hypothesis .benchmarks

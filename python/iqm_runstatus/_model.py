@@ -1,0 +1,135 @@
+"""The drop-in model: `Status` and `RunStatus` exactly as in iqm-client 17.2, with Rust fast paths.
+
+The classes are declared as in the reference so that pydantic derives the same fields, schema,
+``repr`` and pickling. The parse methods run in the native core unless ``IQM_RUNSTATUS_PURE=1``
+is set; the core hands any input it is not certain about to the pure functions below, so
+unusual input gets the reference's own result or exception.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from enum import Enum
+from typing import TYPE_CHECKING, Any, Optional, Union
+
+from pydantic import BaseModel, Field
+
+if TYPE_CHECKING:
+    from typing_extensions import Self
+
+NATIVE: bool = os.environ.get("IQM_RUNSTATUS_PURE", "").strip().lower() not in ("1", "true", "yes")
+"""Whether the Rust fast paths are active (``IQM_RUNSTATUS_PURE=1`` turns them off)."""
+
+if NATIVE:
+    from . import _core
+
+
+class Status(str, Enum):
+    """
+    Status of a job.
+    """
+
+    PENDING_COMPILATION = "pending compilation"
+    PENDING_EXECUTION = "pending execution"
+    READY = "ready"
+    FAILED = "failed"
+    ABORTED = "aborted"
+
+
+def pure_from_dict(inp: dict[str, Union[str, dict]]) -> RunStatus:
+    """Parses the result from a dict.
+
+    The reference algorithm of iqm-client 17.2's ``RunStatus.from_dict``, in pure Python.
+
+    Args:
+        inp: value to parse, has to map to RunResult
+
+    Returns:
+        parsed job status
+    """
+    input_copy = inp.copy()
+    return RunStatus(status=Status(input_copy.pop("status")), **input_copy)
+
+
+def pure_from_json(raw: Union[bytes, bytearray, memoryview, str]) -> RunStatus:
+    """Parses a job status from raw JSON: ``RunStatus.from_dict(json.loads(raw))``.
+
+    The pure-Python path; a ``memoryview`` is read as bytes.
+
+    Args:
+        raw: the JSON document, as ``bytes``, ``bytearray``, ``memoryview`` or ``str``
+
+    Returns:
+        parsed job status
+
+    Raises:
+        json.JSONDecodeError: malformed JSON
+        TypeError: the top-level JSON value is not an object
+        KeyError: ``status`` is missing
+        ValueError: ``status`` is not one of the known values
+        pydantic.ValidationError: ``message`` or ``warnings`` has the wrong type
+    """
+    if isinstance(raw, memoryview):
+        raw = raw.tobytes()
+    value = json.loads(raw)
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"a job status must be a JSON object at the top level, not {type(value).__name__}"
+        )
+    return pure_from_dict(value)
+
+
+_from_dict = _core.from_dict if NATIVE else pure_from_dict
+_from_json = _core.from_json if NATIVE else pure_from_json
+
+
+class RunStatus(BaseModel):
+    """Status of a circuit execution job."""
+
+    status: Status = Field(...)
+    """current status of the job, in ``{'pending compilation', 'pending execution', 'ready', 'failed', 'aborted'}``"""
+    message: Optional[str] = Field(None)
+    """if the job failed, an error message"""
+    warnings: Optional[list[str]] = Field(None)
+    """list of warning messages"""
+
+    # Bound to the native functions directly: a Python wrapper frame would cost as much as the parse.
+    from_dict = staticmethod(_from_dict)
+    from_json = staticmethod(_from_json)
+
+    @classmethod
+    def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
+        """Validate an object into a `RunStatus`, as pydantic's ``model_validate`` does.
+
+        A plain dict is validated in Rust; anything else, a subclass or extra options go to pydantic.
+        """
+        if NATIVE and cls is RunStatus and not kwargs:
+            return _core.validate_python(obj)  # type: ignore[no-any-return]
+        return super().model_validate(obj, **kwargs)
+
+    @classmethod
+    def model_validate_json(cls, json_data: Union[str, bytes, bytearray], **kwargs: Any) -> Self:
+        """Validate JSON into a `RunStatus`, as pydantic's ``model_validate_json`` does."""
+        if NATIVE and cls is RunStatus and not kwargs:
+            return _core.validate_json(json_data)  # type: ignore[no-any-return]
+        return super().model_validate_json(json_data, **kwargs)
+
+
+def _pydantic_validate_python(obj: Any) -> RunStatus:
+    return BaseModel.model_validate.__func__(RunStatus, obj)  # type: ignore[attr-defined,no-any-return]
+
+
+def _pydantic_validate_json(json_data: Any) -> RunStatus:
+    return BaseModel.model_validate_json.__func__(RunStatus, json_data)  # type: ignore[attr-defined,no-any-return]
+
+
+if NATIVE:
+    _core.init(
+        RunStatus,
+        Status,
+        pure_from_dict,
+        pure_from_json,
+        _pydantic_validate_python,
+        _pydantic_validate_json,
+    )

@@ -1,0 +1,94 @@
+//! The errors of the native core, and their one conversion into Python exceptions.
+
+use std::fmt;
+
+use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::PyErr;
+
+/// A field of the job-status object.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Field {
+    Status,
+    Message,
+    Warnings,
+}
+
+impl Field {
+    /// The JSON key, equal to the pydantic field name.
+    pub const fn name(self) -> &'static str {
+        match self {
+            Field::Status => "status",
+            Field::Message => "message",
+            Field::Warnings => "warnings",
+        }
+    }
+}
+
+/// Why the native core did not produce a `RunStatus`.
+///
+/// The single-payload entry points never raise these: they hand the input to the pure-Python
+/// path, whose exception is the reference's own. The variants say why, for tests and batches.
+#[derive(Debug)]
+pub enum Error {
+    /// The bytes are not JSON the fast path accepts: a syntax error, invalid UTF-8, a lone
+    /// surrogate escape, a number outside `f64`, or nesting deeper than the recursion limit.
+    Json(serde_json::Error),
+    /// The top-level JSON value is not an object.
+    NotAnObject,
+    /// The object has no `status` key.
+    MissingStatus,
+    /// `status` is a string, but not one of the five known values.
+    UnknownStatus,
+    /// A field holds a value of a type the model does not accept.
+    WrongType(Field),
+    /// A field's key appears more than once (the reference silently keeps the last one).
+    DuplicateKey(Field),
+    /// The input is valid but of a form only the pure path reproduces exactly (a `str`
+    /// subclass, a non-`str` key, a tuple for a list, ...).
+    Unusual,
+    /// The native functions were called before `init` registered the model classes.
+    NotInitialised,
+    /// `init` was given classes that do not have the shape of the model.
+    BadModel(&'static str),
+}
+
+impl fmt::Display for Error {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            Error::Json(err) => write!(f, "invalid JSON: {err}"),
+            Error::NotAnObject => f.write_str("a job status must be a JSON object"),
+            Error::MissingStatus => f.write_str("the key 'status' is missing"),
+            Error::UnknownStatus => f.write_str("'status' is not a known job status"),
+            Error::WrongType(field) => write!(f, "'{}' has the wrong type", field.name()),
+            Error::DuplicateKey(field) => write!(f, "the key '{}' appears twice", field.name()),
+            Error::Unusual => f.write_str("input of a form only the pure path handles"),
+            Error::NotInitialised => f.write_str("iqm_runstatus._core.init() has not been called"),
+            Error::BadModel(why) => write!(f, "not the RunStatus model: {why}"),
+        }
+    }
+}
+
+impl std::error::Error for Error {}
+
+impl From<serde_json::Error> for Error {
+    fn from(err: serde_json::Error) -> Self {
+        Error::Json(err)
+    }
+}
+
+impl From<Error> for PyErr {
+    fn from(err: Error) -> PyErr {
+        let message = err.to_string();
+        match err {
+            Error::NotInitialised => PyRuntimeError::new_err(message),
+            Error::BadModel(_) | Error::NotAnObject | Error::Unusual => {
+                PyTypeError::new_err(message)
+            }
+            Error::Json(_)
+            | Error::MissingStatus
+            | Error::UnknownStatus
+            | Error::WrongType(_)
+            | Error::DuplicateKey(_) => PyValueError::new_err(message),
+        }
+    }
+}

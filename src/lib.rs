@@ -1,0 +1,20 @@
+//! The native core of `iqm_runstatus`: IQM job-status JSON parsed in Rust into drop-in
+//! `RunStatus` objects.
+
+pub mod error;
+pub mod input;
+pub mod model;
+pub mod objects;
+pub mod parse;
+pub mod single;
+pub mod status;
+
+use pyo3::prelude::*;
+
+#[pymodule]
+mod _core {
+    #[pymodule_export]
+    use crate::model::init;
+    #[pymodule_export]
+    use crate::single::{from_dict, from_json, validate_json, validate_python};
+}

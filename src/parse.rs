@@ -1,0 +1,522 @@
+//! Parsing one job-status JSON document into a native struct, on borrowed bytes.
+//!
+//! serde_json does the tokenising and validation (UTF-8, escapes, numbers, nesting limit); the
+//! visitors here match keys and the status value on borrowed strings and skip everything else
+//! without building it. The parse is strict: it accepts only documents on which it agrees
+//! exactly with `json.loads` followed by the reference's `from_dict`, and reports anything else
+//! as an [`Error`] so the caller can hand the input to the pure path.
+
+use std::borrow::Cow;
+use std::cell::Cell;
+use std::fmt;
+
+use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visitor};
+
+use crate::error::{Error, Field};
+use crate::status::StatusCode;
+
+/// A field that may be absent, explicitly `null`, or hold a value: the reference counts an
+/// explicit `null` as set (`model_fields_set`), so the distinction is kept.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub enum Slot<T> {
+    #[default]
+    Absent,
+    Null,
+    Value(T),
+}
+
+impl<T> Slot<T> {
+    pub fn is_present(&self) -> bool {
+        !matches!(self, Slot::Absent)
+    }
+}
+
+/// One parsed job status; strings borrow from the input unless they held escapes.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct ParsedStatus<'a> {
+    pub status: StatusCode,
+    pub message: Slot<Cow<'a, str>>,
+    pub warnings: Slot<Vec<Cow<'a, str>>>,
+}
+
+/// Parses one JSON document. `Ok` only when the result is certainly the reference's.
+pub fn parse_status(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
+    let problem = Cell::new(None);
+    let mut deserializer = serde_json::Deserializer::from_slice(input);
+    let parsed = DocumentSeed { problem: &problem }.deserialize(&mut deserializer);
+    // A problem recorded by a visitor is the real reason; serde_json only saw a custom error.
+    if let Some(problem) = problem.take() {
+        return Err(problem);
+    }
+    let parsed = parsed?;
+    deserializer.end()?;
+    Ok(parsed)
+}
+
+/// Records the first semantic problem and returns the error that stops serde_json.
+fn fail<E: de::Error>(problem: &Cell<Option<Error>>, error: Error) -> E {
+    let message = E::custom(&error);
+    problem.set(Some(error));
+    message
+}
+
+struct DocumentSeed<'p> {
+    problem: &'p Cell<Option<Error>>,
+}
+
+impl<'de> DeserializeSeed<'de> for DocumentSeed<'_> {
+    type Value = ParsedStatus<'de>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for DocumentSeed<'_> {
+    type Value = ParsedStatus<'de>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a job-status object")
+    }
+
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Self::Value, A::Error> {
+        let mut status = None;
+        let mut message = Slot::Absent;
+        let mut warnings = Slot::Absent;
+        while let Some(key) = map.next_key_seed(KeySeed)? {
+            let Some(field) = key else {
+                map.next_value_seed(SkipValue)?;
+                continue;
+            };
+            let duplicate = match field {
+                Field::Status => status.is_some(),
+                Field::Message => message.is_present(),
+                Field::Warnings => warnings.is_present(),
+            };
+            if duplicate {
+                return Err(fail(self.problem, Error::DuplicateKey(field)));
+            }
+            let problem = self.problem;
+            match field {
+                Field::Status => status = Some(map.next_value_seed(StatusSeed { problem })?),
+                Field::Message => {
+                    message = map.next_value_seed(NullableSeed {
+                        inner: StrSeed { field, problem },
+                    })?;
+                }
+                Field::Warnings => {
+                    warnings = map.next_value_seed(NullableSeed {
+                        inner: WarningsSeed { problem },
+                    })?;
+                }
+            }
+        }
+        let Some(status) = status else {
+            return Err(fail(self.problem, Error::MissingStatus));
+        };
+        Ok(ParsedStatus {
+            status,
+            message,
+            warnings,
+        })
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(fail(self.problem, Error::NotAnObject))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::NotAnObject))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::NotAnObject))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::NotAnObject))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::NotAnObject))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::NotAnObject))
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::NotAnObject))
+    }
+}
+
+/// Matches an object key against the field names on the borrowed bytes; `None` is an extra key.
+struct KeySeed;
+
+impl<'de> DeserializeSeed<'de> for KeySeed {
+    type Value = Option<Field>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_identifier(self)
+    }
+}
+
+impl Visitor<'_> for KeySeed {
+    type Value = Option<Field>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("an object key")
+    }
+
+    fn visit_str<E: de::Error>(self, key: &str) -> Result<Self::Value, E> {
+        Ok(match key {
+            "status" => Some(Field::Status),
+            "message" => Some(Field::Message),
+            "warnings" => Some(Field::Warnings),
+            _ => None,
+        })
+    }
+}
+
+/// The `status` value: one of the five strings, as a code.
+struct StatusSeed<'p> {
+    problem: &'p Cell<Option<Error>>,
+}
+
+impl<'de> DeserializeSeed<'de> for StatusSeed<'_> {
+    type Value = StatusCode;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StatusSeed<'_> {
+    type Value = StatusCode;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a job status string")
+    }
+
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        StatusCode::from_value(value.as_bytes())
+            .ok_or_else(|| fail(self.problem, Error::UnknownStatus))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Status)))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Status)))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Status)))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Status)))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Status)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(fail(self.problem, Error::WrongType(Field::Status)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(fail(self.problem, Error::WrongType(Field::Status)))
+    }
+}
+
+/// `null` or the inner value.
+struct NullableSeed<S> {
+    inner: S,
+}
+
+impl<'de, S: DeserializeSeed<'de>> DeserializeSeed<'de> for NullableSeed<S> {
+    type Value = Slot<S::Value>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_option(self)
+    }
+}
+
+impl<'de, S: DeserializeSeed<'de>> Visitor<'de> for NullableSeed<S> {
+    type Value = Slot<S::Value>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("null or a value")
+    }
+
+    fn visit_none<E: de::Error>(self) -> Result<Self::Value, E> {
+        Ok(Slot::Null)
+    }
+
+    fn visit_some<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        self.inner.deserialize(deserializer).map(Slot::Value)
+    }
+}
+
+/// A string, borrowed from the input when it held no escapes.
+struct StrSeed<'p> {
+    field: Field,
+    problem: &'p Cell<Option<Error>>,
+}
+
+impl<'de> DeserializeSeed<'de> for StrSeed<'_> {
+    type Value = Cow<'de, str>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_str(self)
+    }
+}
+
+impl<'de> Visitor<'de> for StrSeed<'_> {
+    type Value = Cow<'de, str>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a string")
+    }
+
+    fn visit_borrowed_str<E: de::Error>(self, value: &'de str) -> Result<Self::Value, E> {
+        Ok(Cow::Borrowed(value))
+    }
+    fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
+        Ok(Cow::Owned(value.to_owned()))
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(self.field)))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(self.field)))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(self.field)))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(self.field)))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(self.field)))
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(fail(self.problem, Error::WrongType(self.field)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(fail(self.problem, Error::WrongType(self.field)))
+    }
+}
+
+/// The `warnings` list: an array of strings.
+struct WarningsSeed<'p> {
+    problem: &'p Cell<Option<Error>>,
+}
+
+impl<'de> DeserializeSeed<'de> for WarningsSeed<'_> {
+    type Value = Vec<Cow<'de, str>>;
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
+        deserializer.deserialize_seq(self)
+    }
+}
+
+impl<'de> Visitor<'de> for WarningsSeed<'_> {
+    type Value = Vec<Cow<'de, str>>;
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("a list of strings")
+    }
+
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Self::Value, A::Error> {
+        let mut warnings = Vec::new();
+        let item = || StrSeed {
+            field: Field::Warnings,
+            problem: self.problem,
+        };
+        while let Some(warning) = seq.next_element_seed(item())? {
+            warnings.push(warning);
+        }
+        Ok(warnings)
+    }
+
+    fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Warnings)))
+    }
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Warnings)))
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Warnings)))
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Warnings)))
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Warnings)))
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<Self::Value, E> {
+        Err(fail(self.problem, Error::WrongType(Field::Warnings)))
+    }
+    fn visit_map<A: MapAccess<'de>>(self, _: A) -> Result<Self::Value, A::Error> {
+        Err(fail(self.problem, Error::WrongType(Field::Warnings)))
+    }
+}
+
+/// Any JSON value of an extra key, validated and dropped. Numbers are parsed (not just scanned)
+/// so that one `json.loads` rejects, such as an integer past `sys.get_int_max_str_digits()`,
+/// overflows `f64` here and is left to the pure path.
+struct SkipValue;
+
+impl<'de> DeserializeSeed<'de> for SkipValue {
+    type Value = ();
+
+    fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<(), D::Error> {
+        deserializer.deserialize_any(self)
+    }
+}
+
+impl<'de> Visitor<'de> for SkipValue {
+    type Value = ();
+
+    fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str("any JSON value")
+    }
+
+    fn visit_bool<E: de::Error>(self, _: bool) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_i64<E: de::Error>(self, _: i64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_u64<E: de::Error>(self, _: u64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_f64<E: de::Error>(self, _: f64) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_str<E: de::Error>(self, _: &str) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_unit<E: de::Error>(self) -> Result<(), E> {
+        Ok(())
+    }
+    fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<(), A::Error> {
+        while seq.next_element_seed(SkipValue)?.is_some() {}
+        Ok(())
+    }
+    fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<(), A::Error> {
+        while map.next_key_seed(SkipValue)?.is_some() {
+            map.next_value_seed(SkipValue)?;
+        }
+        Ok(())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn parse(input: &str) -> Result<ParsedStatus<'_>, Error> {
+        parse_status(input.as_bytes())
+    }
+
+    #[test]
+    fn minimal_payload() {
+        let parsed = parse(r#"{"status": "pending compilation"}"#).unwrap();
+        assert_eq!(parsed.status, StatusCode::PendingCompilation);
+        assert_eq!(parsed.message, Slot::Absent);
+        assert_eq!(parsed.warnings, Slot::Absent);
+    }
+
+    #[test]
+    fn every_status() {
+        for status in StatusCode::ALL {
+            let doc = format!(r#"{{"status":"{}"}}"#, status.value());
+            assert_eq!(parse(&doc).unwrap().status, status);
+        }
+    }
+
+    #[test]
+    fn full_payload_borrows_plain_strings() {
+        let parsed =
+            parse(r#"{"status":"failed","message":"boom","warnings":["a","b\nc"],"x":[1,{"y":null}]}"#)
+                .unwrap();
+        assert_eq!(parsed.status, StatusCode::Failed);
+        let Slot::Value(message) = &parsed.message else { panic!("message") };
+        assert!(matches!(message, Cow::Borrowed("boom")));
+        let Slot::Value(warnings) = &parsed.warnings else { panic!("warnings") };
+        assert!(matches!(warnings[0], Cow::Borrowed("a")));
+        assert!(matches!(&warnings[1], Cow::Owned(s) if s == "b\nc"));
+    }
+
+    #[test]
+    fn explicit_nulls_are_present() {
+        let parsed = parse(r#"{"message":null,"warnings":null,"status":"ready"}"#).unwrap();
+        assert_eq!(parsed.message, Slot::Null);
+        assert_eq!(parsed.warnings, Slot::Null);
+    }
+
+    #[test]
+    fn escaped_keys_match() {
+        let parsed = parse(r#"{"st\u0061tus":"re\u0061dy"}"#).unwrap();
+        assert_eq!(parsed.status, StatusCode::Ready);
+    }
+
+    #[test]
+    fn semantic_problems_are_classified() {
+        assert!(matches!(parse(r#"{"message":"x"}"#), Err(Error::MissingStatus)));
+        assert!(matches!(parse(r#"{"status":"Ready"}"#), Err(Error::UnknownStatus)));
+        assert!(matches!(parse(r#"{"status":1}"#), Err(Error::WrongType(Field::Status))));
+        assert!(matches!(
+            parse(r#"{"status":"ready","message":1}"#),
+            Err(Error::WrongType(Field::Message))
+        ));
+        assert!(matches!(
+            parse(r#"{"status":"ready","warnings":[1]}"#),
+            Err(Error::WrongType(Field::Warnings))
+        ));
+        assert!(matches!(
+            parse(r#"{"status":"ready","warnings":"w"}"#),
+            Err(Error::WrongType(Field::Warnings))
+        ));
+        assert!(matches!(
+            parse(r#"{"status":"ready","st\u0061tus":"failed"}"#),
+            Err(Error::DuplicateKey(Field::Status))
+        ));
+        for doc in ["[]", "\"ready\"", "1", "null", "true"] {
+            assert!(matches!(parse(doc), Err(Error::NotAnObject)), "{doc}");
+        }
+    }
+
+    #[test]
+    fn what_json_loads_treats_differently_is_refused() {
+        let big_int = format!(r#"{{"status":"ready","x":1{}}}"#, "0".repeat(5000));
+        let deep = format!(
+            r#"{{"status":"ready","x":{}{}}}"#,
+            "[".repeat(200),
+            "]".repeat(200)
+        );
+        for doc in [
+            r#"{"status":"ready","x":NaN}"#,
+            r#"{"status":"ready","x":1e400}"#,
+            r#"{"status":"ready","message":"\ud800"}"#,
+            "\u{feff}{\"status\":\"ready\"}",
+            r#"{"status":"ready"} x"#,
+            r#"{"status":"ready",}"#,
+            "",
+            big_int.as_str(),
+            deep.as_str(),
+        ] {
+            assert!(matches!(parse(doc), Err(Error::Json(_))), "{doc:.60}");
+        }
+        assert!(matches!(parse_status(b"{\"status\":\"ready\",\"m\":\"\xff\"}"), Err(Error::Json(_))));
+    }
+
+    #[test]
+    fn nesting_just_under_the_limit_is_accepted() {
+        let nested = format!(r#"{{"status":"ready","x":{}{}}}"#, "[".repeat(100), "]".repeat(100));
+        assert!(parse(&nested).is_ok());
+    }
+
+    #[test]
+    fn every_truncation_is_an_error() {
+        let doc = r#"{"status":"failed","message":"m","warnings":["w1","w2"],"extra":{"k":[1,2.5,true,null]}}"#;
+        for end in 0..doc.len() {
+            assert!(parse(&doc[..end]).is_err(), "{}", &doc[..end]);
+        }
+        assert!(parse(doc).is_ok());
+    }
+}

@@ -1,0 +1,107 @@
+//! The single-payload entry points behind `RunStatus.from_json`, `from_dict`,
+//! `model_validate_json` and `model_validate`.
+//!
+//! Each builds the instance in Rust when the input has a form whose result is certain, and
+//! otherwise calls the pure-Python function registered by `init`, so the answer (or the
+//! exception) is always the reference's own.
+
+use std::borrow::Cow;
+
+use pyo3::prelude::*;
+
+use crate::input::{read_dict, with_json_bytes, Accept};
+use crate::model::Model;
+use crate::objects::{new_run_status, new_str, new_str_list, FieldValue};
+use crate::parse::{parse_status, ParsedStatus, Slot};
+
+/// The instance for a parsed document.
+pub fn run_status_from_parsed<'py>(
+    py: Python<'py>,
+    model: &Model,
+    parsed: &ParsedStatus<'_>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let message: FieldValue<'py> = match &parsed.message {
+        Slot::Absent => Slot::Absent,
+        Slot::Null => Slot::Null,
+        Slot::Value(text) => Slot::Value(new_str(py, text)?),
+    };
+    let warnings: FieldValue<'py> = match &parsed.warnings {
+        Slot::Absent => Slot::Absent,
+        Slot::Null => Slot::Null,
+        Slot::Value(items) => Slot::Value(new_str_list::<Cow<'_, str>>(py, items)?),
+    };
+    new_run_status(py, model, parsed.status, message, warnings)
+}
+
+fn json_entry<'py>(
+    raw: &Bound<'py, PyAny>,
+    accept: Accept,
+    fallback: impl FnOnce(&Model) -> &Py<PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = raw.py();
+    let model = Model::get(py)?;
+    let built = with_json_bytes(raw, accept, |bytes| {
+        parse_status(bytes).map(|parsed| run_status_from_parsed(py, model, &parsed))
+    });
+    match built {
+        Ok(Ok(result)) => result,
+        _ => fallback(model).bind(py).call1((raw,)),
+    }
+}
+
+fn dict_entry<'py>(
+    inp: &Bound<'py, PyAny>,
+    fallback: impl FnOnce(&Model) -> &Py<PyAny>,
+) -> PyResult<Bound<'py, PyAny>> {
+    let py = inp.py();
+    let model = Model::get(py)?;
+    match read_dict(model, inp) {
+        Ok(fields) => new_run_status(py, model, fields.status, fields.message, fields.warnings),
+        Err(_) => fallback(model).bind(py).call1((inp,)),
+    }
+}
+
+/// Parses a job status from raw JSON: ``from_dict(json.loads(raw))``, done in Rust.
+///
+/// Args:
+///     raw: the JSON document, as ``bytes``, ``bytearray``, ``memoryview`` or ``str``
+///
+/// Returns:
+///     parsed job status
+///
+/// Raises:
+///     json.JSONDecodeError: malformed JSON
+///     TypeError: the top-level JSON value is not an object
+///     KeyError: ``status`` is missing
+///     ValueError: ``status`` is not one of the known values
+///     pydantic.ValidationError: ``message`` or ``warnings`` has the wrong type
+#[pyfunction]
+pub fn from_json<'py>(raw: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    json_entry(raw, Accept::AnyBuffer, |model| &model.pure_from_json)
+}
+
+/// Parses the result from a dict.
+///
+/// Args:
+///     inp: value to parse, has to map to RunResult
+///
+/// Returns:
+///     parsed job status
+#[pyfunction]
+pub fn from_dict<'py>(inp: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    dict_entry(inp, |model| &model.pure_from_dict)
+}
+
+/// ``RunStatus.model_validate_json(json_data)`` with no options, accelerated.
+#[pyfunction]
+pub fn validate_json<'py>(json_data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    json_entry(json_data, Accept::BytesOrStr, |model| {
+        &model.pydantic_validate_json
+    })
+}
+
+/// ``RunStatus.model_validate(obj)`` with no options, accelerated.
+#[pyfunction]
+pub fn validate_python<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
+    dict_entry(obj, |model| &model.pydantic_validate_python)
+}
