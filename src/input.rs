@@ -30,7 +30,10 @@ pub fn with_json_bytes<T>(
     }
     if let Ok(text) = raw.cast_exact::<PyString>() {
         // Fails for a str holding lone surrogates: json.loads takes it, so the pure path must.
-        return text.to_str().map(|text| parse(text.as_bytes())).map_err(|_| Error::Unusual);
+        return text
+            .to_str()
+            .map(|text| parse(text.as_bytes()))
+            .map_err(|_| Error::Unusual);
     }
     if let Ok(array) = raw.cast_exact::<PyByteArray>() {
         // SAFETY: no Python code runs while `parse` borrows the bytearray's buffer, so it can
@@ -109,7 +112,11 @@ fn field_of_key(model: &Model, key: &Bound<'_, PyAny>) -> Result<Option<Field>, 
         let raw = key.as_ptr();
         if ffi::PyUnicode_IS_COMPACT_ASCII(raw) == 0 {
             // Non-ASCII keys can't be field names; a legacy non-ready str goes to the pure path.
-            return if ffi::PyUnicode_IS_READY(raw) == 0 { Err(Error::Unusual) } else { Ok(None) };
+            return if ffi::PyUnicode_IS_READY(raw) == 0 {
+                Err(Error::Unusual)
+            } else {
+                Ok(None)
+            };
         }
         let len = usize::try_from(ffi::PyUnicode_GET_LENGTH(raw)).unwrap_or(0);
         std::slice::from_raw_parts(ffi::PyUnicode_DATA(raw).cast::<u8>(), len)
@@ -146,7 +153,9 @@ fn warnings_or_none(value: Bound<'_, PyAny>) -> Result<FieldValue<'_>, Error> {
     if value.is_none() {
         return Ok(Slot::Null);
     }
-    let list = value.cast_exact::<PyList>().map_err(|_| Error::WrongType(Field::Warnings))?;
+    let list = value
+        .cast_exact::<PyList>()
+        .map_err(|_| Error::WrongType(Field::Warnings))?;
     if !list.iter().all(|item| is_exact_str(&item)) {
         return Err(Error::WrongType(Field::Warnings));
     }

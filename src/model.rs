@@ -1,6 +1,7 @@
 //! The Python side of the model, registered once by `init`: the classes, the `Status` members,
 //! the interned field names, and the pure-Python functions the fast paths fall back to.
 
+use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyString, PyType};
@@ -15,13 +16,12 @@ pub struct Model {
     pub members: [Py<PyAny>; 5],
     /// `"status"`, `"message"`, `"warnings"`, interned, indexed by [`Field`].
     pub keys: [Py<PyString>; 3],
-    /// `{"status": None, "message": None, "warnings": None}`: copied for each instance, so its
-    /// keys keep the field order that `repr` and `model_dump` show.
-    pub dict_template: Py<PyDict>,
-    /// The member descriptors of `BaseModel`'s slots, set directly on new instances.
-    pub fields_set_slot: Py<PyAny>,
-    pub extra_slot: Py<PyAny>,
-    pub private_slot: Py<PyAny>,
+    /// `{"status": member, "message": None, "warnings": None}` per status, indexed by code:
+    /// copied for each instance, so its keys keep the field order `repr` and `model_dump` show.
+    pub dict_templates: [Py<PyDict>; 5],
+    /// Byte offsets in an instance of `BaseModel`'s slots `__pydantic_fields_set__`,
+    /// `__pydantic_extra__` and `__pydantic_private__`, written directly on new instances.
+    pub slot_offsets: [usize; 3],
     pub pure_from_dict: Py<PyAny>,
     pub pure_from_json: Py<PyAny>,
     pub pydantic_validate_python: Py<PyAny>,
@@ -45,6 +45,16 @@ impl Model {
         }
     }
 
+    pub fn dict_template(&self, status: StatusCode) -> &Py<PyDict> {
+        match status {
+            StatusCode::PendingCompilation => &self.dict_templates[0],
+            StatusCode::PendingExecution => &self.dict_templates[1],
+            StatusCode::Ready => &self.dict_templates[2],
+            StatusCode::Failed => &self.dict_templates[3],
+            StatusCode::Aborted => &self.dict_templates[4],
+        }
+    }
+
     pub fn key(&self, field: Field) -> &Py<PyString> {
         match field {
             Field::Status => &self.keys[0],
@@ -61,13 +71,24 @@ impl Model {
     }
 }
 
-fn slot_descriptor(py: Python<'_>, name: &str) -> PyResult<Py<PyAny>> {
-    let base_model = py.import("pydantic")?.getattr("BaseModel")?;
-    let descriptor = base_model.getattr("__dict__")?.get_item(name)?;
-    if descriptor.get_type().name()?.to_str()? != "member_descriptor" {
+/// The offset of one of `BaseModel`'s `__slots__` in an instance of `class`, checked to be a
+/// plain writable object slot inside the instance.
+fn slot_offset(class: &Bound<'_, PyType>, name: &str) -> PyResult<usize> {
+    let descriptor = class.getattr(name)?;
+    let member_descriptor = std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type);
+    if descriptor.get_type().as_ptr() != member_descriptor.cast() {
         return Err(Error::BadModel("BaseModel's slots are not member descriptors").into());
     }
-    Ok(descriptor.unbind())
+    // SAFETY: a member_descriptor object is a PyMemberDescrObject with a live PyMemberDef.
+    let member = unsafe { &*(*descriptor.as_ptr().cast::<ffi::PyMemberDescrObject>()).d_member };
+    // SAFETY: a type object's basic size is a plain field.
+    let basic_size = unsafe { (*class.as_ptr().cast::<ffi::PyTypeObject>()).tp_basicsize };
+    let pointer = std::mem::size_of::<*mut ffi::PyObject>() as isize;
+    let inside = member.offset >= pointer && member.offset + pointer <= basic_size;
+    if member.type_code != ffi::Py_T_OBJECT_EX || member.flags & ffi::Py_READONLY != 0 || !inside {
+        return Err(Error::BadModel("BaseModel's slots are not writable object slots").into());
+    }
+    usize::try_from(member.offset).map_err(|_| Error::BadModel("negative slot offset").into())
 }
 
 /// Registers the model classes and the fallbacks; called once, by `iqm_runstatus._model`.
@@ -100,19 +121,33 @@ pub fn init(
     }
     let keys = [Field::Status, Field::Message, Field::Warnings]
         .map(|field| PyString::intern(py, field.name()).unbind());
-    let dict_template = PyDict::new(py);
-    for key in &keys {
-        dict_template.set_item(key, py.None())?;
-    }
+    let dict_template = |code: StatusCode| -> PyResult<Py<PyDict>> {
+        let dict = PyDict::new(py);
+        let [status, message, warnings] = &keys;
+        dict.set_item(status, status_enum.call1((code.value(),))?)?;
+        dict.set_item(message, py.None())?;
+        dict.set_item(warnings, py.None())?;
+        Ok(dict.unbind())
+    };
+    let dict_templates = [
+        dict_template(StatusCode::PendingCompilation)?,
+        dict_template(StatusCode::PendingExecution)?,
+        dict_template(StatusCode::Ready)?,
+        dict_template(StatusCode::Failed)?,
+        dict_template(StatusCode::Aborted)?,
+    ];
+    let slot_offsets = [
+        slot_offset(&run_status, "__pydantic_fields_set__")?,
+        slot_offset(&run_status, "__pydantic_extra__")?,
+        slot_offset(&run_status, "__pydantic_private__")?,
+    ];
     let model = Model {
         run_status: run_status.unbind(),
         status_enum: status_enum.unbind(),
         members,
         keys,
-        dict_template: dict_template.unbind(),
-        fields_set_slot: slot_descriptor(py, "__pydantic_fields_set__")?,
-        extra_slot: slot_descriptor(py, "__pydantic_extra__")?,
-        private_slot: slot_descriptor(py, "__pydantic_private__")?,
+        dict_templates,
+        slot_offsets,
         pure_from_dict,
         pure_from_json,
         pydantic_validate_python,

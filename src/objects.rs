@@ -22,7 +22,9 @@ pub type FieldValue<'py> = Slot<Bound<'py, PyAny>>;
 /// A new `str` from UTF-8 the parser has already validated.
 pub fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) else {
-        return Err(pyo3::exceptions::PyOverflowError::new_err("string too long"));
+        return Err(pyo3::exceptions::PyOverflowError::new_err(
+            "string too long",
+        ));
     };
     // SAFETY: the pointer and length describe a live `&str`; the result is an owned reference.
     unsafe {
@@ -45,18 +47,6 @@ pub fn new_str_list<'py, S: AsRef<str>>(
     Ok(list.into_any())
 }
 
-fn set_slot(descriptor: &Py<PyAny>, instance: *mut ffi::PyObject, value: *mut ffi::PyObject) -> i32 {
-    // SAFETY: `descriptor` is one of BaseModel's member descriptors (checked by `init`) and
-    // `instance` a live RunStatus, so the descriptor's setter applies; it increfs `value`.
-    unsafe {
-        let descriptor = descriptor.as_ptr();
-        match (*ffi::Py_TYPE(descriptor)).tp_descr_set {
-            Some(set) => set(descriptor, instance, value),
-            None => -1,
-        }
-    }
-}
-
 /// A `RunStatus` holding these values, equal in every respect to the one pydantic builds from
 /// `RunStatus(status=..., **given)`.
 pub fn new_run_status<'py>(
@@ -66,32 +56,42 @@ pub fn new_run_status<'py>(
     message: FieldValue<'py>,
     warnings: FieldValue<'py>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let keys = |field| model.key(field).bind(py);
-    let dict = model.dict_template.bind(py).copy()?;
-    dict.set_item(keys(Field::Status), model.member(status).bind(py))?;
-    let fields_set = pyo3::types::PySet::empty(py)?;
-    fields_set.add(keys(Field::Status))?;
-    for (field, value) in [(Field::Message, message), (Field::Warnings, warnings)] {
-        match value {
-            Slot::Absent => continue,
-            Slot::Null => {}
-            Slot::Value(value) => dict.set_item(keys(field), value)?,
-        }
-        fields_set.add(keys(field))?;
-    }
-    let none = py.None();
-    // SAFETY: `run_status` is a heap type whose instances are allocated by the generic
-    // allocator (BaseModel has no `__new__`); the new object is owned by `instance`.
+    // SAFETY: every pointer is checked before use and owned by a `Bound` that releases it; the
+    // template is a dict and the keys are interned strs, registered by `init`.
     unsafe {
+        let template = model.dict_template(status).as_ptr();
+        let dict = Bound::from_owned_ptr_or_err(py, ffi::PyDict_Copy(template))?;
+        let fields_set = Bound::from_owned_ptr_or_err(py, ffi::PySet_New(std::ptr::null_mut()))?;
+        let mut failed = ffi::PySet_Add(fields_set.as_ptr(), model.key(Field::Status).as_ptr());
+        for (field, value) in [(Field::Message, message), (Field::Warnings, warnings)] {
+            let key = model.key(field).as_ptr();
+            match value {
+                Slot::Absent => continue,
+                Slot::Null => {}
+                Slot::Value(value) => {
+                    failed |= ffi::PyDict_SetItem(dict.as_ptr(), key, value.as_ptr());
+                }
+            }
+            failed |= ffi::PySet_Add(fields_set.as_ptr(), key);
+        }
+        if failed != 0 {
+            return Err(PyErr::fetch(py));
+        }
         let class = model.run_status.as_ptr().cast::<ffi::PyTypeObject>();
         let instance = Bound::from_owned_ptr_or_err(py, ffi::PyType_GenericAlloc(class, 0))?;
-        let raw = instance.as_ptr();
-        if ffi::PyObject_GenericSetDict(raw, dict.as_ptr(), std::ptr::null_mut()) != 0
-            || set_slot(&model.fields_set_slot, raw, fields_set.as_ptr()) != 0
-            || set_slot(&model.extra_slot, raw, none.as_ptr()) != 0
-            || set_slot(&model.private_slot, raw, none.as_ptr()) != 0
+        if ffi::PyObject_GenericSetDict(instance.as_ptr(), dict.as_ptr(), std::ptr::null_mut()) != 0
         {
             return Err(PyErr::fetch(py));
+        }
+        // The slots of a freshly allocated instance are NULL: each takes a new reference.
+        let base = instance.as_ptr().cast::<u8>();
+        let [fields_set_at, extra_at, private_at] = model.slot_offsets;
+        for (offset, value) in [
+            (fields_set_at, fields_set.into_ptr()),
+            (extra_at, py.None().into_ptr()),
+            (private_at, py.None().into_ptr()),
+        ] {
+            *base.add(offset).cast::<*mut ffi::PyObject>() = value;
         }
         Ok(instance)
     }

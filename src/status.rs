@@ -66,7 +66,10 @@ mod tests {
     #[test]
     fn values_round_trip() {
         for (code, status) in StatusCode::ALL.iter().enumerate() {
-            assert_eq!(StatusCode::from_value(status.value().as_bytes()), Some(*status));
+            assert_eq!(
+                StatusCode::from_value(status.value().as_bytes()),
+                Some(*status)
+            );
             assert_eq!(StatusCode::from_code(code as u8), Some(*status));
             assert_eq!(*status as u8 as usize, code);
         }
@@ -74,7 +77,14 @@ mod tests {
 
     #[test]
     fn matching_is_exact() {
-        for bad in [&b"Ready"[..], b"ready ", b" ready", b"", b"pending", b"READY"] {
+        for bad in [
+            &b"Ready"[..],
+            b"ready ",
+            b" ready",
+            b"",
+            b"pending",
+            b"READY",
+        ] {
             assert_eq!(StatusCode::from_value(bad), None);
         }
         assert_eq!(StatusCode::from_code(5), None);
@@ -83,6 +93,13 @@ mod tests {
     #[test]
     fn terminal_states() {
         let terminal: Vec<_> = StatusCode::ALL.iter().filter(|s| s.is_terminal()).collect();
-        assert_eq!(terminal, [&StatusCode::Ready, &StatusCode::Failed, &StatusCode::Aborted]);
+        assert_eq!(
+            terminal,
+            [
+                &StatusCode::Ready,
+                &StatusCode::Failed,
+                &StatusCode::Aborted
+            ]
+        );
     }
 }
