@@ -46,7 +46,7 @@ lint: $(VENV)/.installed ## cargo fmt/clippy, ruff and mypy
 	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --all-targets --quiet -- -D warnings
 	$(VENV)/bin/ruff check python tests benches
 	$(VENV)/bin/ruff format --check python tests benches
-	$(VENV)/bin/mypy python/iqm_runstatus
+	cd python && ../$(VENV)/bin/mypy -p iqm_runstatus
 
 fmt: $(VENV)/.installed ## format Rust and Python sources
 	cargo fmt

@@ -61,18 +61,12 @@ pub fn parse_with_serde(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
     Ok(parsed)
 }
 
-/// Bytes that continue a string without escape, control character or non-ASCII text.
-const PLAIN_ASCII: [bool; 256] = {
-    let mut table = [false; 256];
-    let mut byte = 0x20;
-    while byte < 0x80 {
-        table[byte] = byte != b'"' as usize && byte != b'\\' as usize;
-        byte += 1;
-    }
-    table
-};
+/// Whether `byte` continues a string without escape, control character or non-ASCII text.
+const fn is_plain_ascii(byte: u8) -> bool {
+    matches!(byte, 0x20..=0x7f) && byte != b'"' && byte != b'\\'
+}
 
-/// The length of the leading run of whole 8-byte words of [`PLAIN_ASCII`] bytes, tested a word
+/// The length of the leading run of whole 8-byte words of [`is_plain_ascii`] bytes, tested a word
 /// at a time (a word with a stop byte is left to the byte loop, which is exact).
 fn plain_ascii_words(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
@@ -138,7 +132,7 @@ impl<'a> Plain<'a> {
         let start = self.at;
         let mut end = start + plain_ascii_words(self.input.get(start..)?);
         while let Some(&byte) = self.input.get(end) {
-            if !PLAIN_ASCII[usize::from(byte)] {
+            if !is_plain_ascii(byte) {
                 break;
             }
             end += 1;

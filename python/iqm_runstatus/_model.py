@@ -37,7 +37,7 @@ class Status(str, Enum):
     ABORTED = "aborted"
 
 
-def pure_from_dict(inp: dict[str, Union[str, dict]]) -> RunStatus:
+def pure_from_dict(inp: dict[str, Union[str, dict[str, Any]]]) -> RunStatus:
     """Parses the result from a dict.
 
     The reference algorithm of iqm-client 17.2's ``RunStatus.from_dict``, in pure Python.
@@ -48,7 +48,7 @@ def pure_from_dict(inp: dict[str, Union[str, dict]]) -> RunStatus:
     Returns:
         parsed job status
     """
-    input_copy = inp.copy()
+    input_copy: dict[str, Any] = inp.copy()
     return RunStatus(status=Status(input_copy.pop("status")), **input_copy)
 
 
@@ -88,13 +88,13 @@ class RunStatus(BaseModel):
     """Status of a circuit execution job."""
 
     status: Status = Field(...)
-    """current status of the job, in ``{'pending compilation', 'pending execution', 'ready', 'failed', 'aborted'}``"""
+    """current status of the job, in ``{'pending compilation', 'pending execution', 'ready', 'failed', 'aborted'}``"""  # noqa: E501
     message: Optional[str] = Field(None)
     """if the job failed, an error message"""
     warnings: Optional[list[str]] = Field(None)
     """list of warning messages"""
 
-    # Bound to the native functions directly: a Python wrapper frame would cost as much as the parse.
+    # The native functions themselves: a Python wrapper frame would cost as much as the parse.
     from_dict = staticmethod(_from_dict)
     from_json = staticmethod(_from_json)
 
@@ -102,17 +102,17 @@ class RunStatus(BaseModel):
     def model_validate(cls, obj: Any, **kwargs: Any) -> Self:
         """Validate an object into a `RunStatus`, as pydantic's ``model_validate`` does.
 
-        A plain dict is validated in Rust; anything else, a subclass or extra options go to pydantic.
+        A plain dict is validated in Rust; other input, subclasses and options go to pydantic.
         """
         if NATIVE and cls is RunStatus and not kwargs:
-            return _core.validate_python(obj)  # type: ignore[no-any-return]
+            return _core.validate_python(obj)  # type: ignore[return-value]  # cls is RunStatus here
         return super().model_validate(obj, **kwargs)
 
     @classmethod
     def model_validate_json(cls, json_data: Union[str, bytes, bytearray], **kwargs: Any) -> Self:
         """Validate JSON into a `RunStatus`, as pydantic's ``model_validate_json`` does."""
         if NATIVE and cls is RunStatus and not kwargs:
-            return _core.validate_json(json_data)  # type: ignore[no-any-return]
+            return _core.validate_json(json_data)  # type: ignore[return-value]  # cls is RunStatus here
         return super().model_validate_json(json_data, **kwargs)
 
 
