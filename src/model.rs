@@ -4,7 +4,7 @@
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyDict, PyString, PyType};
+use pyo3::types::{PyDict, PySet, PyString, PyType};
 
 use crate::error::{Error, Field};
 use crate::status::StatusCode;
@@ -19,6 +19,9 @@ pub struct Model {
     /// `{"status": member, "message": None, "warnings": None}` per status, indexed by code:
     /// copied for each instance, so its keys keep the field order `repr` and `model_dump` show.
     pub dict_templates: [Py<PyDict>; 5],
+    /// The possible `__pydantic_fields_set__` values, indexed by `message given + 2 × warnings
+    /// given`: each instance gets a copy.
+    pub fields_set_templates: [Py<PySet>; 4],
     /// Byte offsets in an instance of `BaseModel`'s slots `__pydantic_fields_set__`,
     /// `__pydantic_extra__` and `__pydantic_private__`, written directly on new instances.
     pub slot_offsets: [usize; 3],
@@ -52,6 +55,15 @@ impl Model {
             StatusCode::Ready => &self.dict_templates[2],
             StatusCode::Failed => &self.dict_templates[3],
             StatusCode::Aborted => &self.dict_templates[4],
+        }
+    }
+
+    pub fn fields_set_template(&self, message: bool, warnings: bool) -> &Py<PySet> {
+        match (message, warnings) {
+            (false, false) => &self.fields_set_templates[0],
+            (true, false) => &self.fields_set_templates[1],
+            (false, true) => &self.fields_set_templates[2],
+            (true, true) => &self.fields_set_templates[3],
         }
     }
 
@@ -136,6 +148,23 @@ pub fn init(
         dict_template(StatusCode::Failed)?,
         dict_template(StatusCode::Aborted)?,
     ];
+    let fields_set_template = |message: bool, warnings: bool| -> PyResult<Py<PySet>> {
+        let [status_key, message_key, warnings_key] = &keys;
+        let set = PySet::new(py, [status_key])?;
+        if message {
+            set.add(message_key)?;
+        }
+        if warnings {
+            set.add(warnings_key)?;
+        }
+        Ok(set.unbind())
+    };
+    let fields_set_templates = [
+        fields_set_template(false, false)?,
+        fields_set_template(true, false)?,
+        fields_set_template(false, true)?,
+        fields_set_template(true, true)?,
+    ];
     let slot_offsets = [
         slot_offset(&run_status, "__pydantic_fields_set__")?,
         slot_offset(&run_status, "__pydantic_extra__")?,
@@ -147,6 +176,7 @@ pub fn init(
         members,
         keys,
         dict_templates,
+        fields_set_templates,
         slot_offsets,
         pure_from_dict,
         pure_from_json,

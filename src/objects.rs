@@ -61,21 +61,16 @@ pub fn new_run_status<'py>(
     unsafe {
         let template = model.dict_template(status).as_ptr();
         let dict = Bound::from_owned_ptr_or_err(py, ffi::PyDict_Copy(template))?;
-        let fields_set = Bound::from_owned_ptr_or_err(py, ffi::PySet_New(std::ptr::null_mut()))?;
-        let mut failed = ffi::PySet_Add(fields_set.as_ptr(), model.key(Field::Status).as_ptr());
+        // Copying a prepared set of the given names skips hashing and probing them one by one.
+        let given = model.fields_set_template(message.is_present(), warnings.is_present());
+        let fields_set = Bound::from_owned_ptr_or_err(py, ffi::PySet_New(given.as_ptr()))?;
         for (field, value) in [(Field::Message, message), (Field::Warnings, warnings)] {
-            let key = model.key(field).as_ptr();
-            match value {
-                Slot::Absent => continue,
-                Slot::Null => {}
-                Slot::Value(value) => {
-                    failed |= ffi::PyDict_SetItem(dict.as_ptr(), key, value.as_ptr());
+            if let Slot::Value(value) = value {
+                let key = model.key(field).as_ptr();
+                if ffi::PyDict_SetItem(dict.as_ptr(), key, value.as_ptr()) != 0 {
+                    return Err(PyErr::fetch(py));
                 }
             }
-            failed |= ffi::PySet_Add(fields_set.as_ptr(), key);
-        }
-        if failed != 0 {
-            return Err(PyErr::fetch(py));
         }
         let class = model.run_status.as_ptr().cast::<ffi::PyTypeObject>();
         let instance = Bound::from_owned_ptr_or_err(py, ffi::PyType_GenericAlloc(class, 0))?;

@@ -1,0 +1,84 @@
+"""After the pytest-benchmark tables, print each group's medians and the ratios that matter."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+from iqm_runstatus import NATIVE
+
+IMPLS = ("reference", "ours-pure", "pydantic", "msgspec", "ours")
+
+# (label, numerator, denominator): each ratio is a speed-up of ours, except the msgspec one,
+# which is our time over msgspec's.
+RATIOS = (
+    ("ours vs reference", "reference", "ours"),
+    ("ours vs pure", "ours-pure", "ours"),
+    ("ours vs pydantic", "pydantic", "ours"),
+    ("ours / msgspec time", "ours", "msgspec"),
+)
+# The issue's bars, by (ratio, input kind): (limit, True if the ratio must be at least it).
+BARS = {
+    ("ours vs reference", "bytes"): (12.0, True),
+    ("ours vs pydantic", "bytes"): (3.0, True),
+    ("ours / msgspec time", "bytes"): (2.0, False),
+    ("ours vs reference", "dict"): (5.0, True),
+}
+
+
+@pytest.hookimpl(trylast=True)
+def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
+    session = getattr(config, "_benchmarksession", None)
+    if session is None or session.disabled:
+        return
+    # Medians in ns by group, then implementation; a benchmark without stats did not run.
+    medians: dict[str, dict[str, float]] = {}
+    kinds: dict[str, str] = {}
+    for bench in session.benchmarks:
+        info = bench.extra_info
+        if not bench or "impl" not in info:
+            continue
+        medians.setdefault(bench.group, {})[info["impl"]] = bench.stats.median * 1e9
+        kinds[bench.group] = info["input"]
+    if not medians:
+        return
+
+    write = terminalreporter.write_line
+    terminalreporter.section("iqm_runstatus: medians (ns) and ratios")
+    if not NATIVE:
+        write("note: the native core is off (IQM_RUNSTATUS_PURE is set): 'ours' is the pure path")
+    width = max(len(g) for g in medians)
+    write(f"{'group':<{width}} " + " ".join(f"{i:>9}" for i in IMPLS))
+    for group, by_impl in medians.items():
+        times = (f"{by_impl[i]:>9,.0f}" if i in by_impl else f"{'-':>9}" for i in IMPLS)
+        write(f"{group:<{width}} " + " ".join(times))
+    write("")
+    write(f"{'group':<{width}} " + " ".join(f"{r[0]:>21}" for r in RATIOS))
+    missed: list[str] = []
+    for group, by_impl in medians.items():
+        cells: list[str] = []
+        for label, num, den in RATIOS:
+            if num not in by_impl or den not in by_impl:
+                cells.append(f"{'-':>21}")
+                continue
+            ratio = by_impl[num] / by_impl[den]
+            cell = f"{ratio:.2f}x"
+            bar = BARS.get((label, kinds[group]))
+            if bar is not None:
+                limit, minimum = bar
+                ok = ratio >= limit if minimum else ratio <= limit
+                cell += f" {'ok' if ok else 'MISS'} ({'>=' if minimum else '<='}{limit:g})"
+                if not ok:
+                    missed.append(f"{group}: {label} {ratio:.2f}x")
+            cells.append(f"{cell:>21}")
+        write(f"{group:<{width}} " + " ".join(cells))
+    write("")
+    # Informational only: benchmarks prove speed, and no test asserts a time.
+    if missed:
+        # Each implementation is timed in its own window, so load from other processes skews
+        # ratios: a miss is worth a rerun on a quiet machine before it is believed.
+        write("bars missed:", yellow=True)
+        for line in missed:
+            write(f"  {line}", yellow=True)
+    else:
+        write("all bars from the issue met", green=True)

@@ -1,0 +1,88 @@
+"""Single-payload benchmarks, orjson style: each payload by each implementation, bytes and dicts.
+
+Every benchmark checks its result before timing it, so ``--benchmark-disable`` makes this a
+correctness pass. The conftest prints the ratios per group after the timings.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+from typing import Any, Callable
+
+import msgspec
+import pytest
+from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
+from iqm_runstatus import RunStatus, pure_from_dict, pure_from_json
+
+from .payloads import DICTS, EXPECTED, NAMES, THREE_PAYLOADS, StatusStruct, fields
+
+# Warm up first: the first calls fill caches (pydantic's, the allocator's) that the steady
+# state of a polling loop has warm.
+pytestmark = pytest.mark.benchmark(warmup=True, warmup_iterations=2000)
+
+
+def _reference_from_json(raw: bytes) -> RefRunStatus:
+    # What iqm-client does with a response body.
+    return RefRunStatus.from_dict(json.loads(raw))
+
+
+# Implementation names as the conftest's summary knows them. Callables are passed unwrapped
+# where possible: a Python wrapper frame costs about as much as the fastest parse.
+FROM_BYTES: dict[str, Callable[[bytes], Any]] = {
+    "reference": _reference_from_json,
+    "ours-pure": pure_from_json,
+    "pydantic": RefRunStatus.model_validate_json,
+    "msgspec": msgspec.json.Decoder(type=StatusStruct).decode,
+    "ours": RunStatus.from_json,
+}
+FROM_DICT: dict[str, Callable[[dict[str, Any]], Any]] = {
+    "reference": RefRunStatus.from_dict,
+    "ours-pure": pure_from_dict,
+    "pydantic": RefRunStatus.model_validate,
+    "msgspec": functools.partial(msgspec.convert, type=StatusStruct),
+    "ours": RunStatus.from_dict,
+}
+RESULT_TYPES: dict[str, Any] = {
+    "reference": RefRunStatus,
+    "ours-pure": RunStatus,
+    "pydantic": RefRunStatus,
+    "msgspec": StatusStruct,
+    "ours": RunStatus,
+}
+
+
+def _check(impl: str, result: Any, name: str) -> None:
+    assert type(result) is RESULT_TYPES[impl]
+    assert fields(result) == EXPECTED[name]
+    if impl != "msgspec":
+        # A drop-in must also record which fields the payload set.
+        assert result.model_fields_set == set(DICTS[name])
+
+
+@pytest.mark.parametrize("impl", list(FROM_BYTES))
+@pytest.mark.parametrize("name", NAMES)
+def test_bytes(benchmark: Any, name: str, impl: str) -> None:
+    raw = THREE_PAYLOADS[name]
+    fn = FROM_BYTES[impl]
+    _check(impl, fn(raw), name)
+    benchmark.group = f"bytes: {name} ({len(raw)} B)"
+    benchmark.extra_info.update(payload=name, input="bytes", impl=impl)
+    _check(impl, benchmark(fn, raw), name)
+
+
+@pytest.mark.parametrize("impl", list(FROM_DICT))
+@pytest.mark.parametrize("name", NAMES)
+def test_dict(benchmark: Any, name: str, impl: str) -> None:
+    d = DICTS[name]
+    fn = FROM_DICT[impl]
+    result = fn(d)
+    _check(impl, result, name)
+    if d.get("warnings") is not None:
+        # The caller's list must not end up inside the model.
+        assert result.warnings is not d["warnings"]
+    benchmark.group = f"dict: {name} ({len(THREE_PAYLOADS[name])} B)"
+    benchmark.extra_info.update(payload=name, input="dict", impl=impl)
+    _check(impl, benchmark(fn, d), name)
+    # from_dict copies: the input must come through every call unchanged.
+    assert d == json.loads(THREE_PAYLOADS[name])

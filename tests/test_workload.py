@@ -1,0 +1,142 @@
+"""The workload generator and the command line: deterministic, realistic, and rejected where bad."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections import Counter
+from pathlib import Path
+from typing import Any, Callable
+
+import pytest
+from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
+from iqm_runstatus import RunStatus
+from iqm_runstatus.__main__ import main
+from iqm_runstatus._workload import THREE_PAYLOADS, generate_payloads, iter_payloads
+
+
+def _outcome(fn: Callable[[bytes], Any], raw: bytes) -> object:
+    """The fields and fields-set of a parse, or the exception type it raised."""
+    try:
+        obj = fn(raw)
+    except Exception as exc:
+        return type(exc)
+    return (obj.status.value, obj.message, obj.warnings, obj.model_fields_set)
+
+
+def _reference(raw: bytes) -> RefRunStatus:
+    return RefRunStatus.from_dict(json.loads(raw))
+
+
+def test_three_payloads_are_the_sizes_the_benchmarks_name() -> None:
+    assert {k: len(v) for k, v in THREE_PAYLOADS.items()} == {
+        "pending": 32,
+        "ready_warning": 84,
+        "failed": 144,
+    }
+    assert THREE_PAYLOADS["pending"] == b'{"status":"pending compilation"}'
+    ready = _reference(THREE_PAYLOADS["ready_warning"])
+    assert ready.status == "ready" and ready.warnings is not None and len(ready.warnings) == 1
+    failed = _reference(THREE_PAYLOADS["failed"])
+    assert failed.status == "failed" and failed.message
+    assert failed.warnings is not None and len(failed.warnings) == 2
+
+
+def test_same_seed_same_payloads_and_a_longer_run_extends_a_shorter_one() -> None:
+    a = generate_payloads(2000, seed=7)
+    assert a == generate_payloads(2000, seed=7)
+    assert a[:500] == generate_payloads(500, seed=7)
+    assert a == list(iter_payloads(2000, seed=7))
+    assert a != generate_payloads(2000, seed=8)
+
+
+def test_the_mix_is_mostly_pending_and_ready() -> None:
+    payloads = generate_payloads(20_000, seed=3)
+    dicts = [json.loads(p) for p in payloads]
+    share = {s: n / len(dicts) for s, n in Counter(d["status"] for d in dicts).items()}
+    assert share["pending compilation"] + share["pending execution"] + share["ready"] > 0.8
+    assert 0.03 < share["failed"] < 0.12 and 0.005 < share["aborted"] < 0.06
+    assert all(d["message"] for d in dicts if d["status"] == "failed")
+    assert any(d.get("warnings") for d in dicts if d["status"] == "ready")
+    assert any(d.get("warnings") for d in dicts if d["status"] == "failed")
+    assert any("message" in d and d["message"] is None for d in dicts)
+    # Compact, as the server sends it.
+    assert all(not p.startswith(b"{ ") and b'": ' not in p for p in payloads)
+
+
+@pytest.mark.parametrize("rate", [0.0, 0.013, 0.25, 1.0])
+def test_invalid_rate_is_exact_and_leaves_the_valid_payloads_alone(rate: float) -> None:
+    count = 3000
+    clean = generate_payloads(count, seed=11)
+    mixed = generate_payloads(count, seed=11, invalid_rate=rate)
+    changed = [i for i in range(count) if clean[i] != mixed[i]]
+    assert len(changed) == round(count * rate)
+    for i in changed:
+        assert isinstance(_outcome(_reference, mixed[i]), type), mixed[i]
+
+
+def test_every_payload_parses_as_the_reference_parses_it() -> None:
+    # Valid and malformed alike: the same fields, or the same exception type.
+    for raw in generate_payloads(4000, seed=5, invalid_rate=0.3):
+        assert _outcome(RunStatus.from_json, raw) == _outcome(_reference, raw), raw
+
+
+def test_malformed_payloads_cover_every_kind() -> None:
+    kinds = Counter(
+        _outcome(_reference, raw) for raw in generate_payloads(2000, seed=2, invalid_rate=1.0)
+    )
+    names = {k.__name__ for k in kinds if isinstance(k, type)}
+    assert {"JSONDecodeError", "KeyError", "ValueError", "ValidationError"} <= names
+
+
+@pytest.mark.parametrize(("count", "rate"), [(-1, 0.0), (5, -0.1), (5, 1.5), (5, float("nan"))])
+def test_bad_generator_arguments_raise_value_error(count: int, rate: float) -> None:
+    with pytest.raises(ValueError):
+        iter_payloads(count, invalid_rate=rate)
+
+
+def test_cli_generate_writes_the_payloads_as_ndjson(tmp_path: Path) -> None:
+    out = tmp_path / "w.ndjson"
+    argv = ["generate", "--count", "300", "--seed", "4", "--invalid-rate", "0.1", str(out)]
+    assert main(argv) == 0
+    assert out.read_bytes().split(b"\n") == [
+        *generate_payloads(300, seed=4, invalid_rate=0.1),
+        b"",
+    ]
+
+
+def test_cli_generate_to_stdout() -> None:
+    proc = subprocess.run(
+        [sys.executable, "-m", "iqm_runstatus", "generate", "--count", "20", "-"],
+        capture_output=True,
+        check=True,
+    )
+    assert proc.stdout.splitlines() == generate_payloads(20)
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        [],
+        ["nope"],
+        ["bench", "--size", "0"],
+        ["bench", "--repeat", "x"],
+        ["generate", "-"],
+        ["generate", "--count", "-3", "-"],
+        ["generate", "--count", "3", "--invalid-rate", "2", "-"],
+        ["generate", "--count", "3", "/nonexistent-dir/out.ndjson"],
+    ],
+)
+def test_cli_bad_arguments_give_one_line_and_exit_2(
+    argv: list[str], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err and "Traceback" not in err
+
+
+def test_cli_bench_checks_and_prints_the_table(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["bench", "--size", "300", "--repeat", "1"]) == 0
+    out = capsys.readouterr().out
+    assert "RunStatus.from_json" in out and "RunStatus.from_dict" in out and "speed-up" in out
