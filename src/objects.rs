@@ -26,8 +26,16 @@ pub fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> 
             "string too long",
         ));
     };
-    // SAFETY: the pointer and length describe a live `&str`; the result is an owned reference.
+    // SAFETY: the pointer and length describe a live `&str`; the results are owned references.
+    // An ASCII str keeps one byte per character right after its header, so ASCII text (nearly
+    // every status) is copied in directly, skipping CPython's UTF-8 decoder.
     unsafe {
+        if text.is_ascii() {
+            let string = Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_New(len, 0x7f))?;
+            let data = ffi::PyUnicode_DATA(string.as_ptr()).cast::<u8>();
+            std::ptr::copy_nonoverlapping(text.as_ptr(), data, text.len());
+            return Ok(string);
+        }
         Bound::from_owned_ptr_or_err(
             py,
             ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast::<c_char>(), len),

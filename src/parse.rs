@@ -66,27 +66,33 @@ const fn is_plain_ascii(byte: u8) -> bool {
     matches!(byte, 0x20..=0x7f) && byte != b'"' && byte != b'\\'
 }
 
-/// The length of the leading run of whole 8-byte words of [`is_plain_ascii`] bytes, tested a word
-/// at a time (a word with a stop byte is left to the byte loop, which is exact).
-fn plain_ascii_words(bytes: &[u8]) -> usize {
+/// The length of the leading run of [`is_plain_ascii`] bytes, tested 8 bytes at a time.
+fn plain_ascii_len(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
-    let has_zero_byte = |word: u64| word.wrapping_sub(ONES) & !word;
+    // The high bit of each byte that is zero; a borrow can flag bytes above a true hit, never
+    // below one, so the lowest flagged byte is exact.
+    let zero_bytes = |word: u64| word.wrapping_sub(ONES) & !word;
     let mut run = 0;
     for chunk in bytes.chunks_exact(8) {
         let mut word = [0; 8];
         word.copy_from_slice(chunk);
         let word = u64::from_le_bytes(word);
-        let stops = has_zero_byte(word ^ (ONES * u64::from(b'"')))
-            | has_zero_byte(word ^ (ONES * u64::from(b'\\')))
+        let stops = (zero_bytes(word ^ (ONES * u64::from(b'"')))
+            | zero_bytes(word ^ (ONES * u64::from(b'\\')))
             | (word.wrapping_sub(ONES * 0x20) & !word)
-            | word;
-        if stops & HIGH != 0 {
-            break;
+            | word)
+            & HIGH;
+        if stops != 0 {
+            return run + (stops.trailing_zeros() / 8) as usize;
         }
         run += 8;
     }
-    run
+    let tail = bytes.get(run..).unwrap_or_default();
+    run + tail
+        .iter()
+        .take_while(|&&byte| is_plain_ascii(byte))
+        .count()
 }
 
 /// A scanner for the shape nearly every status has: only the three known keys, and strings
@@ -129,30 +135,23 @@ impl<'a> Plain<'a> {
     /// A string without escapes or control characters, as valid UTF-8.
     fn plain_string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
-        let start = self.at;
-        let mut end = start + plain_ascii_words(self.input.get(start..)?);
-        while let Some(&byte) = self.input.get(end) {
-            if !is_plain_ascii(byte) {
-                break;
+        let rest = self.input.get(self.at..)?;
+        let len = plain_ascii_len(rest);
+        let (content, ascii) = match rest.get(len)? {
+            b'"' => (rest.get(..len)?, true),
+            0x80.. => {
+                // Non-ASCII text: find the end the simple way; it is validated below.
+                let len = rest
+                    .iter()
+                    .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
+                (
+                    rest.get(..len).filter(|_| rest.get(len) == Some(&b'"'))?,
+                    false,
+                )
             }
-            end += 1;
-        }
-        let mut ascii = true;
-        if self.input.get(end).is_some_and(|&byte| byte >= 0x80) {
-            // Non-ASCII text: find the end the simple way, then validate it as UTF-8.
-            ascii = false;
-            while let Some(&byte) = self.input.get(end) {
-                if byte == b'"' || byte == b'\\' || byte < 0x20 {
-                    break;
-                }
-                end += 1;
-            }
-        }
-        if self.input.get(end) != Some(&b'"') {
-            return None;
-        }
-        let content = self.input.get(start..end)?;
-        self.at = end + 1;
+            _ => return None,
+        };
+        self.at += content.len() + 1;
         if ascii {
             // SAFETY: every byte of `content` is below 0x80, so it is ASCII and valid UTF-8.
             Some(unsafe { std::str::from_utf8_unchecked(content) })
@@ -734,18 +733,26 @@ mod tests {
     }
 
     #[test]
-    fn word_scan_stops_at_the_first_word_with_a_stop_byte() {
-        assert_eq!(plain_ascii_words(b"abcdefghijklmnop\""), 16);
-        for stop in [b'"', b'\\', 0x00, 0x1f, 0x80, 0xff] {
-            for at in 0..16 {
-                let mut bytes = [b'a'; 24];
-                bytes[at] = stop;
-                assert_eq!(plain_ascii_words(&bytes), at / 8 * 8, "{stop:#x} at {at}");
+    fn plain_ascii_len_stops_exactly_at_the_first_stop_byte() {
+        assert_eq!(plain_ascii_len(b"abcdefghijklmnop\""), 16);
+        assert_eq!(plain_ascii_len(b""), 0);
+        assert_eq!(plain_ascii_len(b"abc"), 3);
+        for stop in [b'"', b'\\', 0x00, 0x01, 0x1f, 0x80, 0xff] {
+            for len in 1..24 {
+                for at in 0..len {
+                    let mut bytes = vec![b'a'; len];
+                    bytes[at] = stop;
+                    // A second stop byte right after must not move the answer.
+                    if at + 1 < len {
+                        bytes[at + 1] = 0x00;
+                    }
+                    assert_eq!(plain_ascii_len(&bytes), at, "{stop:#x} at {at} of {len}");
+                }
             }
         }
-        for byte in 0x20..0x80u8 {
-            let expected = if byte == b'"' || byte == b'\\' { 0 } else { 8 };
-            assert_eq!(plain_ascii_words(&[byte; 8]), expected, "{byte:#x}");
+        for byte in 0..=255u8 {
+            let expected = if is_plain_ascii(byte) { 9 } else { 0 };
+            assert_eq!(plain_ascii_len(&[byte; 9]), expected, "{byte:#x}");
         }
     }
 
