@@ -2,6 +2,7 @@
 //! `RunStatus` objects.
 
 pub mod error;
+pub mod fastcall;
 pub mod input;
 pub mod model;
 pub mod objects;
@@ -13,8 +14,13 @@ use pyo3::prelude::*;
 
 #[pymodule]
 mod _core {
+    use pyo3::prelude::*;
+
     #[pymodule_export]
     use crate::model::init;
-    #[pymodule_export]
-    use crate::single::{from_dict, from_json, validate_json, validate_python};
+
+    #[pymodule_init]
+    fn add_entry_points(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::fastcall::add_functions(module)
+    }
 }

@@ -61,39 +61,17 @@ fn dict_entry<'py>(
     }
 }
 
-/// Parses a job status from raw JSON: ``from_dict(json.loads(raw))``, done in Rust.
-///
-/// Args:
-///     raw: the JSON document, as ``bytes``, ``bytearray``, ``memoryview`` or ``str``
-///
-/// Returns:
-///     parsed job status
-///
-/// Raises:
-///     json.JSONDecodeError: malformed JSON
-///     TypeError: the top-level JSON value is not an object
-///     KeyError: ``status`` is missing
-///     ValueError: ``status`` is not one of the known values
-///     pydantic.ValidationError: ``message`` or ``warnings`` has the wrong type
-#[pyfunction]
+/// `RunStatus.from_json`: see its docstring in `fastcall`.
 pub fn from_json<'py>(raw: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     json_entry(raw, Accept::AnyBuffer, |model| &model.pure_from_json)
 }
 
-/// Parses the result from a dict.
-///
-/// Args:
-///     inp: value to parse, has to map to RunResult
-///
-/// Returns:
-///     parsed job status
-#[pyfunction]
+/// `RunStatus.from_dict`, with the reference's `from_dict` as the fallback.
 pub fn from_dict<'py>(inp: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     dict_entry(inp, |model| &model.pure_from_dict)
 }
 
 /// ``RunStatus.model_validate_json(json_data)`` with no options, accelerated.
-#[pyfunction]
 pub fn validate_json<'py>(json_data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     json_entry(json_data, Accept::BytesOrStr, |model| {
         &model.pydantic_validate_json
@@ -101,7 +79,6 @@ pub fn validate_json<'py>(json_data: &Bound<'py, PyAny>) -> PyResult<Bound<'py, 
 }
 
 /// ``RunStatus.model_validate(obj)`` with no options, accelerated.
-#[pyfunction]
 pub fn validate_python<'py>(obj: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyAny>> {
     dict_entry(obj, |model| &model.pydantic_validate_python)
 }
