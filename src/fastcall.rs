@@ -44,7 +44,7 @@ unsafe fn single_argument<'py>(
                 Ok(Bound::from_borrowed_ptr(py, *args))
             } else {
                 Err(PyTypeError::new_err(format!(
-                    "{function}() got an unexpected keyword argument {name}"
+                    "{function}() got an unexpected keyword argument '{name}'"
                 )))
             }
         }
