@@ -8,7 +8,7 @@ use std::os::raw::c_char;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyList, PyString};
+use pyo3::types::PyString;
 
 use crate::error::Field;
 use crate::model::Model;
@@ -48,11 +48,18 @@ pub fn new_str_list<'py, S: AsRef<str>>(
     py: Python<'py>,
     items: &[S],
 ) -> PyResult<Bound<'py, PyAny>> {
-    let list = PyList::empty(py);
-    for item in items {
-        list.append(new_str(py, item.as_ref())?)?;
+    let Ok(len) = ffi::Py_ssize_t::try_from(items.len()) else {
+        return Err(pyo3::exceptions::PyOverflowError::new_err("list too long"));
+    };
+    // SAFETY: a new list of `len` NULL slots is filled exactly once per slot before it is used;
+    // on an error it is dropped with the slots filled so far (list_dealloc skips NULLs).
+    unsafe {
+        let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
+        for (index, item) in (0..len).zip(items) {
+            ffi::PyList_SET_ITEM(list.as_ptr(), index, new_str(py, item.as_ref())?.into_ptr());
+        }
+        Ok(list)
     }
-    Ok(list.into_any())
 }
 
 /// A `RunStatus` holding these values, equal in every respect to the one pydantic builds from

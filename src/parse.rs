@@ -183,22 +183,52 @@ impl<'a> Plain<'a> {
         }
     }
 
+    /// Consumes the first of `literals` the input continues with, after optional whitespace.
+    fn eat_one_of<T: Copy, const N: usize>(&mut self, literals: [(&[u8], T); N]) -> Option<T> {
+        self.skip_whitespace();
+        let rest = self.input.get(self.at..)?;
+        let (literal, value) = literals.into_iter().find(|(l, _)| rest.starts_with(l))?;
+        self.at += literal.len();
+        Some(value)
+    }
+
+    /// One of the three field names, written plainly (an escaped or other key gives up).
+    fn key(&mut self) -> Option<Field> {
+        self.eat_one_of([
+            (&b"\"status\""[..], Field::Status),
+            (b"\"message\"", Field::Message),
+            (b"\"warnings\"", Field::Warnings),
+        ])
+    }
+
+    /// One of the five status values, written plainly.
+    fn status_value(&mut self) -> Option<StatusCode> {
+        self.eat_one_of([
+            (
+                &b"\"pending compilation\""[..],
+                StatusCode::PendingCompilation,
+            ),
+            (b"\"pending execution\"", StatusCode::PendingExecution),
+            (b"\"ready\"", StatusCode::Ready),
+            (b"\"failed\"", StatusCode::Failed),
+            (b"\"aborted\"", StatusCode::Aborted),
+        ])
+    }
+
     fn document(mut self) -> Option<ParsedStatus<'a>> {
         self.eat(b'{')?;
         let mut status = None;
         let mut message = Slot::Absent;
         let mut warnings = Slot::Absent;
         loop {
-            let key = self.plain_string()?;
+            let field = self.key()?;
             self.eat(b':')?;
-            match key {
-                "status" if status.is_none() => {
-                    status = Some(StatusCode::from_value(self.plain_string()?.as_bytes())?);
-                }
-                "message" if !message.is_present() => {
+            match field {
+                Field::Status if status.is_none() => status = Some(self.status_value()?),
+                Field::Message if !message.is_present() => {
                     message = self.nullable(|p| p.plain_string().map(Cow::Borrowed))?;
                 }
-                "warnings" if !warnings.is_present() => {
+                Field::Warnings if !warnings.is_present() => {
                     warnings = self.nullable(Self::string_list)?;
                 }
                 _ => return None,
