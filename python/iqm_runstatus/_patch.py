@@ -20,7 +20,8 @@ from ._model import RunStatus, Status
 
 __all__ = ["iqm_client_patched", "patch_iqm_client", "patched_iqm_client", "unpatch_iqm_client"]
 
-# The client module first: the package re-exports its names with `import *`.
+# The module that defines the classes (checked before patching), then the package that
+# re-exports them with `import *`.
 _MODULES = ("iqm.iqm_client.iqm_client", "iqm.iqm_client")
 _REPLACEMENTS: dict[str, object] = {"RunStatus": RunStatus, "Status": Status}
 _MISSING = object()  # marks a name the module did not have, so unpatching deletes it again
