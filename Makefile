@@ -41,12 +41,15 @@ test-py: build ## run the pytest suite (benchmarks run once, untimed, as a corre
 bench: build ## run the benchmarks and print the ratios
 	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name
 
-lint: $(VENV)/.installed ## cargo fmt/clippy, ruff and mypy
+# stubtest compares the stub with the built module, hence the build.
+lint: $(VENV)/.built-release ## cargo fmt/clippy, ruff, mypy, user-code typing and stubtest
 	cargo fmt --check
 	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --all-targets --quiet -- -D warnings
 	$(VENV)/bin/ruff check python tests benches
 	$(VENV)/bin/ruff format --check python tests benches
 	cd python && ../$(VENV)/bin/mypy -p iqm_runstatus
+	$(VENV)/bin/mypy --strict tests/typing
+	cd python && ../$(PY) -m mypy.stubtest --mypy-config-file ../pyproject.toml iqm_runstatus._core
 
 fmt: $(VENV)/.installed ## format Rust and Python sources
 	cargo fmt

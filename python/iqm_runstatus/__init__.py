@@ -5,6 +5,22 @@ Replace ``from iqm.iqm_client import RunStatus, Status`` with
 """
 
 from ._model import NATIVE, RunStatus, Status, pure_from_dict, pure_from_json
+from ._patch import (
+    iqm_client_patched,
+    patch_iqm_client,
+    patched_iqm_client,
+    unpatch_iqm_client,
+)
 
-__all__ = ["NATIVE", "RunStatus", "Status", "pure_from_dict", "pure_from_json"]
+__all__ = [
+    "NATIVE",
+    "RunStatus",
+    "Status",
+    "iqm_client_patched",
+    "patch_iqm_client",
+    "patched_iqm_client",
+    "pure_from_dict",
+    "pure_from_json",
+    "unpatch_iqm_client",
+]
 __version__ = "0.1.0"

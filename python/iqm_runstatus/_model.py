@@ -89,9 +89,11 @@ class RunStatus(BaseModel):
 
     status: Status = Field(...)
     """current status of the job, in ``{'pending compilation', 'pending execution', 'ready', 'failed', 'aborted'}``"""  # noqa: E501
-    message: Optional[str] = Field(None)
+    # `default=` by keyword: the same field as the reference's `Field(None)`, but type checkers
+    # only see a keyword default, so `RunStatus(status=...)` type-checks without `message`.
+    message: Optional[str] = Field(default=None)
     """if the job failed, an error message"""
-    warnings: Optional[list[str]] = Field(None)
+    warnings: Optional[list[str]] = Field(default=None)
     """list of warning messages"""
 
     # The native functions themselves: a Python wrapper frame would cost as much as the parse.

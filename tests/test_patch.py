@@ -1,0 +1,214 @@
+"""patch_iqm_client / unpatch_iqm_client: what they replace, what they restore, when they refuse."""
+
+from __future__ import annotations
+
+import enum
+import subprocess
+import sys
+import textwrap
+from collections.abc import Iterator
+from pathlib import Path
+
+import iqm.iqm_client
+import iqm.iqm_client.iqm_client as client_module
+import iqm_runstatus
+import pytest
+from iqm_runstatus import (
+    RunStatus,
+    Status,
+    iqm_client_patched,
+    patch_iqm_client,
+    patched_iqm_client,
+    unpatch_iqm_client,
+)
+
+MODULES = (client_module, iqm.iqm_client)
+NAMES = ("RunStatus", "Status")
+# What the modules hold before any patching, taken at collection time.
+ORIGINALS = {(m.__name__, n): m.__dict__[n] for m in MODULES for n in NAMES}
+PACKAGE_PARENT = Path(iqm_runstatus.__file__).resolve().parent.parent
+
+
+@pytest.fixture(autouse=True)
+def _always_unpatched() -> Iterator[None]:
+    # A failing test must not leave the client patched for the rest of the suite.
+    unpatch_iqm_client()
+    yield
+    unpatch_iqm_client()
+
+
+def current() -> dict[tuple[str, str], object]:
+    return {(m.__name__, n): m.__dict__.get(n, "<missing>") for m in MODULES for n in NAMES}
+
+
+def assert_originals() -> None:
+    now = current()
+    for key, original in ORIGINALS.items():
+        assert now[key] is original, key
+    assert not iqm_client_patched()
+
+
+def assert_patched() -> None:
+    for module in MODULES:
+        assert module.RunStatus is RunStatus
+        assert module.Status is Status
+    assert iqm_client_patched()
+
+
+def test_originals_are_the_reference() -> None:
+    # Guards the other tests: they would prove nothing if the reference were already ours.
+    for (_, name), value in ORIGINALS.items():
+        assert value is not getattr(iqm_runstatus, name)
+        assert getattr(value, "__module__", "") == "iqm.iqm_client.iqm_client"
+
+
+def test_patch_replaces_both_names_in_both_modules() -> None:
+    patch_iqm_client()
+    assert_patched()
+    status = client_module.RunStatus.from_dict({"status": "ready", "warnings": ["w"]})
+    assert type(status) is RunStatus
+    assert status.status is Status.READY
+
+
+def test_unpatch_restores_the_very_same_objects() -> None:
+    patch_iqm_client()
+    unpatch_iqm_client()
+    assert_originals()
+    assert (
+        type(client_module.RunStatus.from_dict({"status": "ready"}))
+        is ORIGINALS[("iqm.iqm_client.iqm_client", "RunStatus")]
+    )
+
+
+def test_patch_is_idempotent() -> None:
+    patch_iqm_client()
+    patch_iqm_client()
+    assert_patched()
+    # One unpatch undoes any number of patches: a second patch must not save our own classes
+    # as the "originals".
+    unpatch_iqm_client()
+    assert_originals()
+
+
+def test_unpatch_without_patch_does_nothing() -> None:
+    unpatch_iqm_client()
+    unpatch_iqm_client()
+    assert_originals()
+
+
+def test_patch_again_after_unpatch() -> None:
+    for _ in range(3):
+        patch_iqm_client()
+        assert_patched()
+        unpatch_iqm_client()
+        assert_originals()
+
+
+def test_unpatch_restores_a_name_that_was_missing(monkeypatch: pytest.MonkeyPatch) -> None:
+    # The package namespace might not re-export a name; unpatching must not leave ours there.
+    monkeypatch.delattr(iqm.iqm_client, "Status")
+    patch_iqm_client()
+    assert iqm.iqm_client.Status is Status
+    unpatch_iqm_client()
+    assert not hasattr(iqm.iqm_client, "Status")
+
+
+def test_context_manager_patches_and_restores() -> None:
+    with patched_iqm_client():
+        assert_patched()
+    assert_originals()
+
+
+def test_context_manager_restores_on_error() -> None:
+    with pytest.raises(KeyError), patched_iqm_client():
+        assert_patched()
+        raise KeyError("boom")
+    assert_originals()
+
+
+def test_context_manager_keeps_an_earlier_patch() -> None:
+    patch_iqm_client()
+    with patched_iqm_client():
+        with patched_iqm_client():
+            assert_patched()
+        assert_patched()
+    assert_patched()
+    unpatch_iqm_client()
+    assert_originals()
+
+
+def test_client_comparisons_hold_across_the_two_enums() -> None:
+    # IQMClient compares statuses with `==`, `!=` and `in` against the Status its module holds,
+    # which is ours when patched, while RunResult (not replaced) keeps holding the reference's.
+    reference = ORIGINALS[("iqm.iqm_client.iqm_client", "Status")]
+    assert isinstance(reference, type) and issubclass(reference, enum.Enum)
+    for ours, theirs in zip(Status, reference):
+        assert ours == theirs and theirs == ours
+        assert not ours != theirs
+        assert hash(ours) == hash(theirs)
+        pending = (reference.PENDING_COMPILATION, reference.PENDING_EXECUTION)
+        assert (ours in pending) == (theirs in pending)
+
+
+def test_incompatible_client_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    # A later client with another set of states must not silently get our five.
+    other = enum.Enum("Status", {"READY": "ready", "CANCELLED": "cancelled"}, type=str)
+    monkeypatch.setattr(client_module, "Status", other)
+    with pytest.raises(RuntimeError, match="not supported"):
+        patch_iqm_client()
+    assert client_module.Status is other
+    assert client_module.RunStatus is ORIGINALS[("iqm.iqm_client.iqm_client", "RunStatus")]
+    assert iqm.iqm_client.Status is ORIGINALS[("iqm.iqm_client", "Status")]
+    assert not iqm_client_patched()
+
+
+def test_client_without_run_status_is_refused(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delattr(client_module, "RunStatus")
+    with pytest.raises(RuntimeError, match="not supported"):
+        patch_iqm_client()
+    assert not hasattr(client_module, "RunStatus")
+    assert not iqm_client_patched()
+
+
+MISSING_CLIENT_SCRIPT = """
+import sys
+sys.path.insert(0, sys.argv[1])
+# A None entry makes `import` fail as if the package were not installed.
+for name in ("iqm", "iqm.iqm_client", "iqm.iqm_client.iqm_client"):
+    sys.modules[name] = None
+import iqm_runstatus
+try:
+    iqm_runstatus.patch_iqm_client()
+except ImportError as exc:
+    print(type(exc).__name__, "|", exc, "|", iqm_runstatus.iqm_client_patched())
+else:
+    print("no error")
+with_block = "no error"
+try:
+    with iqm_runstatus.patched_iqm_client():
+        pass
+except ImportError as exc:
+    with_block = type(exc).__name__
+print(with_block)
+iqm_runstatus.unpatch_iqm_client()
+print(iqm_runstatus.RunStatus.from_json(b'{"status": "ready"}').status.value)
+"""
+
+
+def test_missing_client_raises_a_clear_import_error() -> None:
+    done = subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(MISSING_CLIENT_SCRIPT), str(PACKAGE_PARENT)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert done.returncode == 0, done.stderr
+    first, second, third = done.stdout.splitlines()
+    kind, message, patched = first.split(" | ")
+    assert kind == "ImportError"
+    assert "pip install 'iqm-client==17.2'" in message
+    assert patched == "False"
+    assert second == "ImportError"
+    # The package itself does not need the client.
+    assert third == "ready"
