@@ -1,10 +1,13 @@
 //! The native core of `iqm_runstatus`: IQM job-status JSON parsed in Rust into drop-in
 //! `RunStatus` objects.
 
+pub mod batch;
+pub mod columns;
 pub mod error;
 pub mod input;
 pub mod model;
 pub mod objects;
+pub mod parallel;
 pub mod parse;
 pub mod single;
 pub mod status;
@@ -13,6 +16,8 @@ use pyo3::prelude::*;
 
 #[pymodule]
 mod _core {
+    #[pymodule_export]
+    use crate::batch::{StatusBatch, StatusBatchIter};
     #[pymodule_export]
     use crate::model::init;
     #[pymodule_export]

@@ -2,9 +2,21 @@
 
 Replace ``from iqm.iqm_client import RunStatus, Status`` with
 ``from iqm_runstatus import RunStatus, Status``: the same objects and errors, parsed in Rust.
+`StatusBatch`, `parse_many` parse many payloads at once.
 """
 
+from ._batch import PayloadError, parse_many
+from ._core import StatusBatch
 from ._model import NATIVE, RunStatus, Status, pure_from_dict, pure_from_json
 
-__all__ = ["NATIVE", "RunStatus", "Status", "pure_from_dict", "pure_from_json"]
+__all__ = [
+    "NATIVE",
+    "PayloadError",
+    "RunStatus",
+    "Status",
+    "StatusBatch",
+    "parse_many",
+    "pure_from_dict",
+    "pure_from_json",
+]
 __version__ = "0.1.0"
