@@ -383,7 +383,7 @@ impl StatusBatch {
         Ok(StatusBatch::new(builder, Vec::new()))
     }
 
-    fn codes_of(py: Python<'_>, statuses: &Bound<'_, PyTuple>) -> PyResult<[bool; 5]> {
+    pub fn codes_of(py: Python<'_>, statuses: &Bound<'_, PyTuple>) -> PyResult<[bool; 5]> {
         let model = Model::get(py)?;
         let mut wanted = [statuses.is_empty(); 5];
         for status in statuses {

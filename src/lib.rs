@@ -11,6 +11,7 @@ pub mod parallel;
 pub mod parse;
 pub mod single;
 pub mod status;
+pub mod tracker;
 
 use pyo3::prelude::*;
 
@@ -22,4 +23,6 @@ mod _core {
     use crate::model::init;
     #[pymodule_export]
     use crate::single::{from_dict, from_json, validate_json, validate_python};
+    #[pymodule_export]
+    use crate::tracker::JobTracker;
 }

@@ -2,15 +2,16 @@
 
 Replace ``from iqm.iqm_client import RunStatus, Status`` with
 ``from iqm_runstatus import RunStatus, Status``: the same objects and errors, parsed in Rust.
-`StatusBatch`, `parse_many` parse many payloads at once.
+`StatusBatch`, `parse_many` and `JobTracker` parse many payloads at once.
 """
 
 from ._batch import PayloadError, parse_many
-from ._core import StatusBatch
+from ._core import JobTracker, StatusBatch
 from ._model import NATIVE, RunStatus, Status, pure_from_dict, pure_from_json
 
 __all__ = [
     "NATIVE",
+    "JobTracker",
     "PayloadError",
     "RunStatus",
     "Status",
