@@ -9,7 +9,7 @@
 //! produce) is encoded as its three-byte form, as Python's `surrogatepass` handler does.
 
 use std::collections::HashMap;
-use std::hash::{BuildHasher, RandomState};
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
 use std::sync::Arc;
 
 use crate::error::Error;
@@ -108,19 +108,68 @@ impl Table {
     }
 }
 
+/// A fast multiplicative hash of a word at a time (SipHash costs more than the parse of a short
+/// payload). It is seeded per builder, and equal hashes only make a chain longer.
+#[derive(Clone, Copy, Default)]
+struct WordHasher(u64);
+
+impl WordHasher {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut tail = [0; 8];
+        for (slot, &byte) in tail.iter_mut().zip(chunks.remainder()) {
+            *slot = byte;
+        }
+        self.add(u64::from_le_bytes(tail) ^ (bytes.len() as u64) << 56);
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.add(word);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
 /// A table being built, which finds an item already stored by its hash.
-#[derive(Default)]
 struct Interner {
     table: Table,
-    first_by_hash: HashMap<u64, u32>,
+    first_by_hash: HashMap<u64, u32, BuildHasherDefault<WordHasher>>,
     /// The next item with the same hash, or [`NO_ITEM`].
     next_same_hash: Vec<u32>,
-    hasher: RandomState,
+    seed: u64,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            table: Table::default(),
+            first_by_hash: HashMap::default(),
+            next_same_hash: Vec::new(),
+            seed: RandomState::new().hash_one(0u8),
+        }
+    }
 }
 
 impl Interner {
     fn intern(&mut self, item: &[u8]) -> Result<u32, Error> {
-        let hash = self.hasher.hash_one(item);
+        let mut hasher = WordHasher(self.seed);
+        hasher.write(item);
+        let hash = hasher.finish();
         let mut candidate = self.first_by_hash.get(&hash).copied();
         while let Some(id) = candidate.filter(|&id| id != NO_ITEM) {
             if self.table.get(id) == Some(item) {
