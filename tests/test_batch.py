@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 import io
 import json
 import multiprocessing
@@ -417,3 +418,19 @@ def test_parse_many(mixed: list[Any]) -> None:
     assert caught.value.__cause__.args == ("status",)
     back = pickle.loads(pickle.dumps(caught.value))
     assert (back.index, str(back)) == (5, str(caught.value))
+
+
+def test_to_list_restores_the_garbage_collector() -> None:
+    batch = StatusBatch.from_payloads([b'{"status":"ready"}'] * 10 + [b"{"])
+    assert gc.isenabled()
+    assert len(batch[:10].to_list()) == 10
+    assert gc.isenabled()
+    with pytest.raises(json.JSONDecodeError):
+        batch.to_list()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        batch[:10].to_list()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
