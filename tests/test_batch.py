@@ -6,7 +6,9 @@ import gc
 import io
 import json
 import multiprocessing
+import os
 import pickle
+import subprocess
 import sys
 import threading
 import time
@@ -442,3 +444,23 @@ def test_to_list_restores_the_garbage_collector() -> None:
         assert not gc.isenabled()
     finally:
         gc.enable()
+
+
+def test_pure_mode_loads_the_core_only_for_the_batch_tools() -> None:
+    script = """
+import sys
+import iqm_runstatus
+assert not iqm_runstatus.NATIVE
+assert "iqm_runstatus._core" not in sys.modules
+from iqm_runstatus import StatusBatch, parse_many
+assert "iqm_runstatus._core" in sys.modules
+assert StatusBatch.from_payloads([b'{"status":"ready"}']).counts()[iqm_runstatus.Status.READY] == 1
+failed = b'{"status":"failed"}'
+assert parse_many([failed])[0] == iqm_runstatus.RunStatus.from_json(failed)
+print("ok")
+"""
+    env = {**os.environ, "IQM_RUNSTATUS_PURE": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert completed.stdout.strip() == "ok", completed.stderr

@@ -5,9 +5,23 @@ Replace ``from iqm.iqm_client import RunStatus, Status`` with
 `StatusBatch`, `parse_many` and `JobTracker` parse many payloads at once.
 """
 
-from ._batch import PayloadError, parse_many
-from ._core import JobTracker, StatusBatch
+from typing import TYPE_CHECKING, Any
+
 from ._model import NATIVE, RunStatus, Status, pure_from_dict, pure_from_json
+
+if NATIVE or TYPE_CHECKING:
+    from ._batch import PayloadError, parse_many
+    from ._core import JobTracker, StatusBatch
+else:
+
+    def __getattr__(name: str) -> Any:
+        # With IQM_RUNSTATUS_PURE set the core is loaded only once a batch tool is asked for.
+        if name in ("JobTracker", "PayloadError", "StatusBatch", "parse_many"):
+            from . import _batch, _core
+
+            return getattr(_batch if hasattr(_batch, name) else _core, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = [
     "NATIVE",
