@@ -111,7 +111,7 @@ impl Table {
 /// A fast multiplicative hash of a word at a time (SipHash costs more than the parse of a short
 /// payload). It is seeded per builder, and equal hashes only make a chain longer.
 #[derive(Clone, Copy, Default)]
-struct WordHasher(u64);
+pub struct WordHasher(u64);
 
 impl WordHasher {
     const K: u64 = 0x517c_c1b7_2722_0a95;
@@ -142,6 +142,24 @@ impl Hasher for WordHasher {
 
     fn finish(&self) -> u64 {
         self.0
+    }
+}
+
+/// Builds [`WordHasher`]s from a seed drawn per map, for maps keyed by outside strings.
+#[derive(Clone, Copy)]
+pub struct SeededHash(u64);
+
+impl Default for SeededHash {
+    fn default() -> Self {
+        SeededHash(RandomState::new().hash_one(0u8))
+    }
+}
+
+impl BuildHasher for SeededHash {
+    type Hasher = WordHasher;
+
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(self.0)
     }
 }
 
@@ -204,6 +222,23 @@ pub struct OwnedEntry {
 }
 
 impl OwnedEntry {
+    /// Whether `entry` holds the same values, compared without allocating.
+    pub fn same_as(&self, entry: &Entry<'_>) -> bool {
+        let message = match (&self.message, &entry.message) {
+            (Slot::Absent, Slot::Absent) | (Slot::Null, Slot::Null) => true,
+            (Slot::Value(mine), Slot::Value(theirs)) => **mine == **theirs,
+            _ => false,
+        };
+        let warnings = match (&self.warnings, &entry.warnings) {
+            (Slot::Absent, Slot::Absent) | (Slot::Null, Slot::Null) => true,
+            (Slot::Value(mine), Slot::Value(theirs)) => {
+                mine.len() == theirs.len() && mine.iter().zip(theirs).all(|(a, &b)| **a == *b)
+            }
+            _ => false,
+        };
+        self.status == entry.status && message && warnings
+    }
+
     pub fn borrow(&self) -> Entry<'_> {
         Entry {
             status: self.status,
@@ -688,6 +723,17 @@ mod tests {
         )
         .is_err());
         assert!(Table::from_parts(b"ab", &5u64.to_le_bytes()).is_err());
+    }
+
+    #[test]
+    fn same_as_compares_every_field() {
+        let columns = build(&DOCS);
+        for i in [0, 1, 3, 4] {
+            for j in [0, 1, 3, 4] {
+                let (a, b) = (columns.entry(i).unwrap(), columns.entry(j).unwrap());
+                assert_eq!(a.to_owned_entry().same_as(&b), a == b, "{i} {j}");
+            }
+        }
     }
 
     #[test]

@@ -13,25 +13,30 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
 use crate::batch::{run_status_from_entry, Payloads, StatusBatch};
-use crate::columns::OwnedEntry;
+use crate::columns::{Entry, OwnedEntry, SeededHash};
 use crate::error::Error;
 use crate::model::Model;
 use crate::status::StatusCode;
 
 static UUID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
-/// A job id as stored: a `str` as it is, a `uuid.UUID` as its canonical string form.
-fn job_key(id: &Bound<'_, PyAny>) -> PyResult<String> {
+/// A job id as a Python `str`: a `str` as it is, a `uuid.UUID` as its canonical string form.
+fn job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
     if let Ok(text) = id.cast::<PyString>() {
-        return Ok(text.to_str()?.to_owned());
+        return Ok(text.clone());
     }
     if id.is_instance(UUID.import(id.py(), "uuid", "UUID")?)? {
-        return Ok(id.str()?.to_str()?.to_owned());
+        return id.str();
     }
     Err(PyTypeError::new_err(format!(
         "a job id is a str or a uuid.UUID, not {}",
         id.get_type().name()?
     )))
+}
+
+/// A job id as stored.
+fn job_key(id: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(job_str(id)?.to_str()?.to_owned())
 }
 
 struct Job {
@@ -43,7 +48,7 @@ struct Job {
 #[derive(Default)]
 struct State {
     slots: Vec<Option<Job>>,
-    by_id: HashMap<String, usize>,
+    by_id: HashMap<String, usize, SeededHash>,
     last_errors: Vec<(String, String, String)>,
 }
 
@@ -60,7 +65,7 @@ impl State {
     }
 
     /// Stores `latest` for `id`; the previous status if it changed (`Some(None)` for a new job).
-    fn set(&mut self, id: &str, latest: OwnedEntry) -> Option<Option<StatusCode>> {
+    fn set(&mut self, id: &str, latest: &Entry<'_>) -> Option<Option<StatusCode>> {
         let slot = self
             .by_id
             .get(id)
@@ -69,16 +74,17 @@ impl State {
         match slot {
             Some(job) => {
                 let previous = job.latest.status;
-                if job.latest != latest {
-                    job.latest = latest;
+                // Most polls repeat the last answer: compare before allocating a copy.
+                if !job.latest.same_as(latest) {
+                    job.latest = latest.to_owned_entry();
                 }
-                (previous != job.latest.status).then_some(Some(previous))
+                (previous != latest.status).then_some(Some(previous))
             }
             None => {
                 self.by_id.insert(id.to_owned(), self.slots.len());
                 self.slots.push(Some(Job {
                     id: id.to_owned(),
-                    latest,
+                    latest: latest.to_owned_entry(),
                 }));
                 Some(None)
             }
@@ -168,10 +174,15 @@ impl JobTracker {
         threads: Option<usize>,
     ) -> PyResult<Bound<'py, PyList>> {
         let model = Model::get(py)?;
-        let ids = job_ids
+        let id_objects = job_ids
             .try_iter()?
-            .map(|id| job_key(&id?))
+            .map(|id| job_str(&id?))
             .collect::<PyResult<Vec<_>>>()?;
+        // Borrowed from the str objects: a known job's id is never copied.
+        let ids = id_objects
+            .iter()
+            .map(|id| id.to_str())
+            .collect::<PyResult<Vec<&str>>>()?;
         let payloads = Payloads::collect(payloads)?;
         if ids.len() != payloads.len() {
             return Err(PyValueError::new_err(format!(
@@ -187,12 +198,15 @@ impl JobTracker {
             state.last_errors.clear();
             for (at, id) in ids.iter().enumerate() {
                 if let Some(entry) = batch.columns().entry(at) {
-                    let status = entry.status;
-                    if let Some(previous) = state.set(id, entry.to_owned_entry()) {
-                        transitions.push((at, previous, status));
+                    if let Some(previous) = state.set(id, &entry) {
+                        transitions.push((at, previous, entry.status));
                     }
                 } else if let Some(error) = batch.error_at(at) {
-                    let error = (id.clone(), error.type_name.clone(), error.message.clone());
+                    let error = (
+                        (*id).to_owned(),
+                        error.type_name.clone(),
+                        error.message.clone(),
+                    );
                     state.last_errors.push(error);
                 }
             }
@@ -201,7 +215,7 @@ impl JobTracker {
         let items = transitions
             .into_iter()
             .map(|(at, previous, status)| {
-                let id = ids.get(at).map_or("", String::as_str);
+                let id = id_objects.get(at).ok_or(Error::BadState("job index"))?;
                 (id, previous.map(member), member(status)).into_pyobject(py)
             })
             .collect::<PyResult<Vec<_>>>()?;
@@ -302,7 +316,7 @@ impl JobTracker {
             let entry = columns
                 .entry(at)
                 .ok_or(Error::BadState("a tracked job has no status"))?;
-            if tracked.set(id, entry.to_owned_entry()) != Some(None) {
+            if tracked.set(id, &entry) != Some(None) {
                 return Err(Error::BadState("a job id appears twice").into());
             }
         }
