@@ -49,6 +49,10 @@ def counts_ours(raw: list[bytes]) -> dict[Status, int]:
     return StatusBatch.from_payloads(raw).counts()
 
 
+def counts_ours_one_thread(raw: list[bytes]) -> dict[Status, int]:
+    return StatusBatch.from_payloads(raw, threads=1).counts()
+
+
 def counts_pure(raw: list[bytes]) -> dict[Status, int]:
     return dict(Counter(pure_from_json(p).status for p in raw))
 
@@ -65,6 +69,8 @@ COUNTS: dict[str, Callable[[list[bytes]], dict[Status, int]]] = {
     "ours-pure": counts_pure,
     "msgspec": counts_msgspec,
     "ours": counts_ours,
+    # The same on one thread: what the parallel parse adds.
+    "ours-1-thread": counts_ours_one_thread,
 }
 
 
