@@ -2,7 +2,7 @@
 
 use std::fmt;
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::PyErr;
 
 /// A field of the job-status object.
@@ -50,6 +50,12 @@ pub enum Error {
     NotInitialised,
     /// `init` was given classes that do not have the shape of the model.
     BadModel(&'static str),
+    /// A batch would hold more distinct strings or lists than a `u32` id can number.
+    TooLarge,
+    /// A pickled batch or tracker state is inconsistent (truncated or not ours).
+    BadState(&'static str),
+    /// A worker thread of a parallel parse stopped without a result.
+    WorkerFailed,
 }
 
 impl fmt::Display for Error {
@@ -64,6 +70,9 @@ impl fmt::Display for Error {
             Error::Unusual => f.write_str("input of a form only the pure path handles"),
             Error::NotInitialised => f.write_str("iqm_runstatus._core.init() has not been called"),
             Error::BadModel(why) => write!(f, "not the RunStatus model: {why}"),
+            Error::TooLarge => f.write_str("too many distinct strings for one batch"),
+            Error::BadState(why) => write!(f, "not a valid batch state: {why}"),
+            Error::WorkerFailed => f.write_str("a parse worker thread failed"),
         }
     }
 }
@@ -80,7 +89,9 @@ impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
         let message = err.to_string();
         match err {
-            Error::NotInitialised => PyRuntimeError::new_err(message),
+            Error::NotInitialised | Error::WorkerFailed => PyRuntimeError::new_err(message),
+            Error::TooLarge => PyOverflowError::new_err(message),
+            Error::BadState(_) => PyValueError::new_err(message),
             Error::BadModel(_) | Error::NotAnObject | Error::Unusual => {
                 PyTypeError::new_err(message)
             }

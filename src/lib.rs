@@ -1,14 +1,18 @@
 //! The native core of `iqm_runstatus`: IQM job-status JSON parsed in Rust into drop-in
 //! `RunStatus` objects.
 
+pub mod batch;
+pub mod columns;
 pub mod error;
 pub mod fastcall;
 pub mod input;
 pub mod model;
 pub mod objects;
+pub mod parallel;
 pub mod parse;
 pub mod single;
 pub mod status;
+pub mod tracker;
 
 use pyo3::prelude::*;
 
@@ -17,7 +21,11 @@ mod _core {
     use pyo3::prelude::*;
 
     #[pymodule_export]
+    use crate::batch::{StatusBatch, StatusBatchIter};
+    #[pymodule_export]
     use crate::model::init;
+    #[pymodule_export]
+    use crate::tracker::JobTracker;
 
     #[pymodule_init]
     fn add_entry_points(module: &Bound<'_, PyModule>) -> PyResult<()> {

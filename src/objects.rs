@@ -111,3 +111,25 @@ pub fn new_run_status<'py>(
 pub fn is_exact_str(object: &Bound<'_, PyAny>) -> bool {
     object.is_exact_instance_of::<PyString>()
 }
+
+/// A new `str` from UTF-8 in which lone surrogates may be encoded as `surrogatepass` writes
+/// them (the columnar store keeps strings this way so that any Python `str` round-trips).
+pub fn new_str_surrogatepass<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
+    let Ok(len) = ffi::Py_ssize_t::try_from(bytes.len()) else {
+        return Err(pyo3::exceptions::PyOverflowError::new_err(
+            "string too long",
+        ));
+    };
+    // SAFETY: the pointer and length describe a live byte slice; the error handler name is a
+    // NUL-terminated static string; the result is an owned reference or NULL with an error set.
+    unsafe {
+        Bound::from_owned_ptr_or_err(
+            py,
+            ffi::PyUnicode_DecodeUTF8(
+                bytes.as_ptr().cast::<c_char>(),
+                len,
+                c"surrogatepass".as_ptr(),
+            ),
+        )
+    }
+}

@@ -2,7 +2,10 @@
 
 Replace ``from iqm.iqm_client import RunStatus, Status`` with
 ``from iqm_runstatus import RunStatus, Status``: the same objects and errors, parsed in Rust.
+`StatusBatch`, `parse_many` and `JobTracker` parse many payloads at once.
 """
+
+from typing import TYPE_CHECKING, Any
 
 from ._model import NATIVE, RunStatus, Status, pure_from_dict, pure_from_json
 from ._patch import (
@@ -12,11 +15,29 @@ from ._patch import (
     unpatch_iqm_client,
 )
 
+if NATIVE or TYPE_CHECKING:
+    from ._batch import PayloadError, parse_many
+    from ._core import JobTracker, StatusBatch
+else:
+
+    def __getattr__(name: str) -> Any:
+        # With IQM_RUNSTATUS_PURE set the core is loaded only once a batch tool is asked for.
+        if name in ("JobTracker", "PayloadError", "StatusBatch", "parse_many"):
+            from . import _batch, _core
+
+            return getattr(_batch if hasattr(_batch, name) else _core, name)
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
+
 __all__ = [
     "NATIVE",
+    "JobTracker",
+    "PayloadError",
     "RunStatus",
     "Status",
+    "StatusBatch",
     "iqm_client_patched",
+    "parse_many",
     "patch_iqm_client",
     "patched_iqm_client",
     "pure_from_dict",

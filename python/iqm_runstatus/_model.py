@@ -126,6 +126,25 @@ def _pydantic_validate_json(json_data: Any) -> RunStatus:
     return BaseModel.model_validate_json.__func__(RunStatus, json_data)  # type: ignore[attr-defined,no-any-return]
 
 
+def ensure_native() -> None:
+    """Registers the model with the Rust core even when ``IQM_RUNSTATUS_PURE`` is set: the batch
+    tools have no pure counterpart and need it (the single-payload entry points stay pure)."""
+    global _registered
+    if not _registered:
+        from . import _core as core
+
+        core.init(
+            RunStatus,
+            Status,
+            pure_from_dict,
+            pure_from_json,
+            _pydantic_validate_python,
+            _pydantic_validate_json,
+        )
+        _registered = True
+
+
+_registered = NATIVE
 if NATIVE:
     _core.init(
         RunStatus,

@@ -1,0 +1,184 @@
+"""Benchmarks of the batch tools against the pure path and msgspec, at 10^3 and 10^5 payloads.
+
+Set ``BENCH_LARGE=1`` to add 10^6. Every implementation's result is checked before it is timed.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+from collections import Counter
+from typing import Any, Callable, Optional
+
+import msgspec
+import pytest
+from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch, parse_many, pure_from_json
+from iqm_runstatus._workload import generate_payloads
+
+SIZES = [10**3, 10**5] + ([10**6] if os.environ.get("BENCH_LARGE") == "1" else [])
+
+
+class StatusStruct(msgspec.Struct):
+    status: Status
+    message: Optional[str] = None
+    warnings: Optional[list[str]] = None
+
+
+@functools.cache
+def payloads(count: int) -> list[bytes]:
+    if count <= 10**4:
+        return generate_payloads(count, seed=1)
+    # Repeats of a 10^4 mix: generating 10^6 distinct payloads in Python takes longer than the
+    # benchmarks, and the parse cost does not depend on whether payloads repeat.
+    return generate_payloads(10**4, seed=1) * (count // 10**4)
+
+
+@functools.cache
+def joined(count: int) -> bytes:
+    return b"[" + b",".join(payloads(count)) + b"]"
+
+
+def fields(item: Any) -> tuple[Any, ...]:
+    return (item.status, item.message, item.warnings)
+
+
+# Counting statuses.
+
+
+def counts_ours(raw: list[bytes]) -> dict[Status, int]:
+    return StatusBatch.from_payloads(raw).counts()
+
+
+def counts_ours_one_thread(raw: list[bytes]) -> dict[Status, int]:
+    return StatusBatch.from_payloads(raw, threads=1).counts()
+
+
+def counts_pure(raw: list[bytes]) -> dict[Status, int]:
+    return dict(Counter(pure_from_json(p).status for p in raw))
+
+
+_decoder = msgspec.json.Decoder(StatusStruct)
+
+
+def counts_msgspec(raw: list[bytes]) -> dict[Status, int]:
+    decode = _decoder.decode
+    return dict(Counter(decode(p).status for p in raw))
+
+
+COUNTS: dict[str, Callable[[list[bytes]], dict[Status, int]]] = {
+    "ours-pure": counts_pure,
+    "msgspec": counts_msgspec,
+    "ours": counts_ours,
+    # The same on one thread: what the parallel parse adds.
+    "ours-1-thread": counts_ours_one_thread,
+}
+
+
+@pytest.mark.parametrize("impl", list(COUNTS))
+@pytest.mark.parametrize("count", SIZES)
+def test_counts(benchmark: Any, count: int, impl: str) -> None:
+    raw = payloads(count)
+    fn = COUNTS[impl]
+    expected = Counter(RunStatus.from_json(p).status for p in raw)
+    result = {s: n for s, n in fn(raw).items() if n}
+    assert result == dict(expected)
+    benchmark.group = f"batch counts: {count}"
+    benchmark.extra_info.update(input="batch", impl=impl)
+    benchmark.pedantic(fn, args=(raw,), rounds=3 if count >= 10**5 else 20, iterations=1)
+
+
+# Every status as an object.
+
+_list_decoder = msgspec.json.Decoder(list[StatusStruct])
+
+TO_LIST: dict[str, Callable[[int], list[Any]]] = {
+    "ours-pure": lambda n: [pure_from_json(p) for p in payloads(n)],
+    "msgspec": lambda n: _list_decoder.decode(joined(n)),
+    "ours": lambda n: parse_many(payloads(n)),
+    "ours-array": lambda n: StatusBatch.from_json_array(joined(n)).to_list(),
+}
+
+
+@pytest.mark.parametrize("impl", list(TO_LIST))
+@pytest.mark.parametrize("count", SIZES)
+def test_to_list(benchmark: Any, count: int, impl: str) -> None:
+    fn = TO_LIST[impl]
+    joined(count)
+    result = fn(count)
+    raw = payloads(count)
+    assert len(result) == len(raw)
+    for i in range(0, len(raw), max(1, len(raw) // 500)):
+        expected = RunStatus.from_json(raw[i])
+        assert fields(result[i]) == fields(expected)
+        if impl != "msgspec":
+            assert result[i] == expected
+            assert result[i].model_fields_set == expected.model_fields_set
+    del result
+    benchmark.group = f"batch to_list: {count}"
+    benchmark.extra_info.update(input="batch", impl=impl)
+    benchmark.pedantic(fn, args=(count,), rounds=3 if count >= 10**5 else 20, iterations=1)
+
+
+# A tracker's second poll: 10% of the jobs changed.
+
+
+class PureTracker:
+    """The obvious pure-Python tracker: a dict of the latest RunStatus per job."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, RunStatus] = {}
+
+    def update_many(
+        self, job_ids: list[str], raw: list[bytes]
+    ) -> list[tuple[str, Optional[Status], Status]]:
+        transitions = []
+        for job, payload in zip(job_ids, raw):
+            try:
+                status = pure_from_json(payload)
+            except Exception:
+                continue
+            previous = self.latest.get(job)
+            self.latest[job] = status
+            if previous is None or previous.status is not status.status:
+                old = None if previous is None else previous.status
+                transitions.append((job, old, status.status))
+        return transitions
+
+
+@functools.cache
+def polls(count: int) -> tuple[list[str], list[bytes], list[bytes]]:
+    first = payloads(count)
+    second = list(first)
+    ready = b'{"status":"ready"}'
+    pending = b'{"status":"pending execution"}'
+    for i in range(0, count, 10):
+        second[i] = pending if b'"ready"' in first[i] else ready
+    ids = [f"job-{i:07d}" for i in range(count)]
+    return ids, first, second
+
+
+TRACKERS: dict[str, Callable[[], Any]] = {"ours-pure": PureTracker, "ours": JobTracker}
+
+
+@pytest.mark.parametrize("impl", list(TRACKERS))
+@pytest.mark.parametrize("count", SIZES)
+def test_tracker_second_poll(benchmark: Any, count: int, impl: str) -> None:
+    ids, first, second = polls(count)
+
+    def setup() -> tuple[tuple[Any, ...], dict[str, Any]]:
+        tracker = TRACKERS[impl]()
+        tracker.update_many(ids, first)
+        return (tracker,), {}
+
+    def poll(tracker: Any) -> list[tuple[str, Optional[Status], Status]]:
+        return tracker.update_many(ids, second)  # type: ignore[no-any-return]
+
+    (tracker,), _ = setup()
+    transitions = poll(tracker)
+    assert len(transitions) == len(range(0, count, 10))
+    reference = PureTracker()
+    reference.update_many(ids, first)
+    assert transitions == reference.update_many(ids, second)
+    benchmark.group = f"tracker second poll: {count}"
+    benchmark.extra_info.update(input="batch", impl=impl)
+    benchmark.pedantic(poll, setup=setup, rounds=3 if count >= 10**5 else 20, iterations=1)

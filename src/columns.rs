@@ -1,0 +1,758 @@
+//! The columnar store of many parsed statuses, in plain Rust.
+//!
+//! Each entry takes ten bytes: its status code, the presence of `message` and `warnings`
+//! (absent, null or a value, so that `model_fields_set` is exact), and two `u32` ids. Messages
+//! and warnings live once each in a table of distinct strings; a warnings list is itself
+//! stored once in a table of distinct lists (the string ids of its items).
+//!
+//! Strings are kept as UTF-8, except that a lone surrogate (which only the pure path can
+//! produce) is encoded as its three-byte form, as Python's `surrogatepass` handler does.
+
+use std::collections::HashMap;
+use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
+use std::sync::Arc;
+
+use crate::error::Error;
+use crate::parse::{ParsedStatus, Slot};
+use crate::status::StatusCode;
+
+/// The code of an entry whose payload the reference rejects.
+pub const INVALID: u8 = 255;
+
+const ABSENT: u8 = 0;
+const NULL: u8 = 1;
+const VALUE: u8 = 2;
+const ID_BYTES: usize = 4;
+/// Marks the end of a chain of table items that share a hash.
+const NO_ITEM: u32 = u32::MAX;
+
+fn presence_of<T>(slot: &Slot<T>) -> u8 {
+    match slot {
+        Slot::Absent => ABSENT,
+        Slot::Null => NULL,
+        Slot::Value(_) => VALUE,
+    }
+}
+
+fn to_id(index: usize) -> Result<u32, Error> {
+    u32::try_from(index)
+        .ok()
+        .filter(|&id| id != NO_ITEM)
+        .ok_or(Error::TooLarge)
+}
+
+/// Byte strings by id, stored back to back.
+#[derive(Clone, Debug, Default, PartialEq, Eq)]
+pub struct Table {
+    data: Vec<u8>,
+    /// `ends[i]` is where item `i` ends in `data`; it starts where item `i - 1` ends.
+    ends: Vec<usize>,
+}
+
+impl Table {
+    pub fn len(&self) -> usize {
+        self.ends.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.ends.is_empty()
+    }
+
+    pub fn get(&self, id: u32) -> Option<&[u8]> {
+        let id = usize::try_from(id).ok()?;
+        let end = *self.ends.get(id)?;
+        let start = match id.checked_sub(1) {
+            Some(previous) => *self.ends.get(previous)?,
+            None => 0,
+        };
+        self.data.get(start..end)
+    }
+
+    fn push(&mut self, item: &[u8]) {
+        self.data.extend_from_slice(item);
+        self.ends.push(self.data.len());
+    }
+
+    /// The table as two byte strings: the items back to back, and their ends as `u64` LE.
+    pub fn to_parts(&self) -> (&[u8], Vec<u8>) {
+        let ends = self
+            .ends
+            .iter()
+            .flat_map(|&end| (end as u64).to_le_bytes())
+            .collect();
+        (&self.data, ends)
+    }
+
+    /// The inverse of [`Table::to_parts`], checked.
+    pub fn from_parts(data: &[u8], ends: &[u8]) -> Result<Table, Error> {
+        if ends.len() % 8 != 0 {
+            return Err(Error::BadState("table ends"));
+        }
+        let mut table = Table {
+            data: data.to_vec(),
+            ends: Vec::with_capacity(ends.len() / 8),
+        };
+        let mut previous = 0;
+        for chunk in ends.chunks_exact(8) {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            let end = usize::try_from(u64::from_le_bytes(word))
+                .map_err(|_| Error::BadState("table ends"))?;
+            if end < previous || end > data.len() {
+                return Err(Error::BadState("table ends"));
+            }
+            table.ends.push(end);
+            previous = end;
+        }
+        Ok(table)
+    }
+}
+
+/// A fast multiplicative hash of a word at a time (SipHash costs more than the parse of a short
+/// payload). It is seeded per builder, and equal hashes only make a chain longer.
+#[derive(Clone, Copy, Default)]
+pub struct WordHasher(u64);
+
+impl WordHasher {
+    const K: u64 = 0x517c_c1b7_2722_0a95;
+
+    fn add(&mut self, word: u64) {
+        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
+    }
+}
+
+impl Hasher for WordHasher {
+    fn write(&mut self, bytes: &[u8]) {
+        let mut chunks = bytes.chunks_exact(8);
+        for chunk in &mut chunks {
+            let mut word = [0; 8];
+            word.copy_from_slice(chunk);
+            self.add(u64::from_le_bytes(word));
+        }
+        let mut tail = [0; 8];
+        for (slot, &byte) in tail.iter_mut().zip(chunks.remainder()) {
+            *slot = byte;
+        }
+        self.add(u64::from_le_bytes(tail) ^ (bytes.len() as u64) << 56);
+    }
+
+    fn write_u64(&mut self, word: u64) {
+        self.add(word);
+    }
+
+    fn finish(&self) -> u64 {
+        self.0
+    }
+}
+
+/// Builds [`WordHasher`]s from a seed drawn per map, for maps keyed by outside strings.
+#[derive(Clone, Copy)]
+pub struct SeededHash(u64);
+
+impl Default for SeededHash {
+    fn default() -> Self {
+        SeededHash(RandomState::new().hash_one(0u8))
+    }
+}
+
+impl BuildHasher for SeededHash {
+    type Hasher = WordHasher;
+
+    fn build_hasher(&self) -> WordHasher {
+        WordHasher(self.0)
+    }
+}
+
+/// A table being built, which finds an item already stored by its hash.
+struct Interner {
+    table: Table,
+    first_by_hash: HashMap<u64, u32, BuildHasherDefault<WordHasher>>,
+    /// The next item with the same hash, or [`NO_ITEM`].
+    next_same_hash: Vec<u32>,
+    seed: u64,
+}
+
+impl Default for Interner {
+    fn default() -> Self {
+        Interner {
+            table: Table::default(),
+            first_by_hash: HashMap::default(),
+            next_same_hash: Vec::new(),
+            seed: RandomState::new().hash_one(0u8),
+        }
+    }
+}
+
+impl Interner {
+    fn intern(&mut self, item: &[u8]) -> Result<u32, Error> {
+        let mut hasher = WordHasher(self.seed);
+        hasher.write(item);
+        let hash = hasher.finish();
+        let mut candidate = self.first_by_hash.get(&hash).copied();
+        while let Some(id) = candidate.filter(|&id| id != NO_ITEM) {
+            if self.table.get(id) == Some(item) {
+                return Ok(id);
+            }
+            candidate = usize::try_from(id)
+                .ok()
+                .and_then(|at| self.next_same_hash.get(at).copied());
+        }
+        let id = to_id(self.table.len())?;
+        self.table.push(item);
+        let previous = self.first_by_hash.insert(hash, id);
+        self.next_same_hash.push(previous.unwrap_or(NO_ITEM));
+        Ok(id)
+    }
+}
+
+/// One entry, borrowed: what a `RunStatus` is built from.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Entry<'a> {
+    pub status: StatusCode,
+    pub message: Slot<&'a [u8]>,
+    pub warnings: Slot<Vec<&'a [u8]>>,
+}
+
+/// One entry, owned: the latest state of a tracked job.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct OwnedEntry {
+    pub status: StatusCode,
+    pub message: Slot<Box<[u8]>>,
+    pub warnings: Slot<Vec<Box<[u8]>>>,
+}
+
+impl OwnedEntry {
+    /// Whether `entry` holds the same values, compared without allocating.
+    pub fn same_as(&self, entry: &Entry<'_>) -> bool {
+        let message = match (&self.message, &entry.message) {
+            (Slot::Absent, Slot::Absent) | (Slot::Null, Slot::Null) => true,
+            (Slot::Value(mine), Slot::Value(theirs)) => **mine == **theirs,
+            _ => false,
+        };
+        let warnings = match (&self.warnings, &entry.warnings) {
+            (Slot::Absent, Slot::Absent) | (Slot::Null, Slot::Null) => true,
+            (Slot::Value(mine), Slot::Value(theirs)) => {
+                mine.len() == theirs.len() && mine.iter().zip(theirs).all(|(a, &b)| **a == *b)
+            }
+            _ => false,
+        };
+        self.status == entry.status && message && warnings
+    }
+
+    pub fn borrow(&self) -> Entry<'_> {
+        Entry {
+            status: self.status,
+            message: match &self.message {
+                Slot::Absent => Slot::Absent,
+                Slot::Null => Slot::Null,
+                Slot::Value(text) => Slot::Value(text),
+            },
+            warnings: match &self.warnings {
+                Slot::Absent => Slot::Absent,
+                Slot::Null => Slot::Null,
+                Slot::Value(items) => Slot::Value(items.iter().map(|item| &**item).collect()),
+            },
+        }
+    }
+}
+
+impl Entry<'_> {
+    pub fn to_owned_entry(&self) -> OwnedEntry {
+        OwnedEntry {
+            status: self.status,
+            message: match &self.message {
+                Slot::Absent => Slot::Absent,
+                Slot::Null => Slot::Null,
+                Slot::Value(text) => Slot::Value(Box::from(*text)),
+            },
+            warnings: match &self.warnings {
+                Slot::Absent => Slot::Absent,
+                Slot::Null => Slot::Null,
+                Slot::Value(items) => {
+                    Slot::Value(items.iter().map(|&item| Box::from(item)).collect())
+                }
+            },
+        }
+    }
+}
+
+/// The finished, immutable columns. Slices share the tables.
+#[derive(Clone, Debug, Default)]
+pub struct Columns {
+    codes: Vec<u8>,
+    /// Bits 0-1: `message` absent/null/value; bits 2-3: the same for `warnings`.
+    presence: Vec<u8>,
+    message: Vec<u32>,
+    warnings: Vec<u32>,
+    strings: Arc<Table>,
+    /// Each item is the string ids of one warnings list, as `u32` LE.
+    lists: Arc<Table>,
+}
+
+/// The columns as byte strings, for pickling.
+pub struct ColumnParts<'a> {
+    pub codes: &'a [u8],
+    pub presence: &'a [u8],
+    pub message: Vec<u8>,
+    pub warnings: Vec<u8>,
+    pub strings: (&'a [u8], Vec<u8>),
+    pub lists: (&'a [u8], Vec<u8>),
+}
+
+fn ids_to_bytes(ids: &[u32]) -> Vec<u8> {
+    ids.iter().flat_map(|id| id.to_le_bytes()).collect()
+}
+
+fn ids_from_bytes(bytes: &[u8]) -> Result<Vec<u32>, Error> {
+    if bytes.len() % ID_BYTES != 0 {
+        return Err(Error::BadState("id column"));
+    }
+    Ok(bytes
+        .chunks_exact(ID_BYTES)
+        .map(|chunk| {
+            let mut word = [0; ID_BYTES];
+            word.copy_from_slice(chunk);
+            u32::from_le_bytes(word)
+        })
+        .collect())
+}
+
+impl Columns {
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    /// One byte per entry: the `StatusCode`, or [`INVALID`].
+    pub fn codes(&self) -> &[u8] {
+        &self.codes
+    }
+
+    /// The entry at `index`; `None` past the end or for an invalid entry.
+    pub fn entry(&self, index: usize) -> Option<Entry<'_>> {
+        let status = StatusCode::from_code(*self.codes.get(index)?)?;
+        let presence = *self.presence.get(index)?;
+        let message = match presence & 3 {
+            NULL => Slot::Null,
+            VALUE => Slot::Value(self.strings.get(*self.message.get(index)?)?),
+            _ => Slot::Absent,
+        };
+        let warnings = match (presence >> 2) & 3 {
+            NULL => Slot::Null,
+            VALUE => {
+                let list = self.lists.get(*self.warnings.get(index)?)?;
+                let mut items = Vec::with_capacity(list.len() / ID_BYTES);
+                for id in ids_from_bytes(list).ok()? {
+                    items.push(self.strings.get(id)?);
+                }
+                Slot::Value(items)
+            }
+            _ => Slot::Absent,
+        };
+        Some(Entry {
+            status,
+            message,
+            warnings,
+        })
+    }
+
+    /// The entries at `indices`, in that order, sharing this batch's tables.
+    pub fn select(&self, indices: &[usize]) -> Columns {
+        let pick = |column: &[u32]| -> Vec<u32> {
+            indices
+                .iter()
+                .map(|&i| column.get(i).copied().unwrap_or(0))
+                .collect()
+        };
+        Columns {
+            codes: indices
+                .iter()
+                .map(|&i| self.codes.get(i).copied().unwrap_or(INVALID))
+                .collect(),
+            presence: indices
+                .iter()
+                .map(|&i| self.presence.get(i).copied().unwrap_or(0))
+                .collect(),
+            message: pick(&self.message),
+            warnings: pick(&self.warnings),
+            strings: Arc::clone(&self.strings),
+            lists: Arc::clone(&self.lists),
+        }
+    }
+
+    pub fn to_parts(&self) -> ColumnParts<'_> {
+        ColumnParts {
+            codes: &self.codes,
+            presence: &self.presence,
+            message: ids_to_bytes(&self.message),
+            warnings: ids_to_bytes(&self.warnings),
+            strings: self.strings.to_parts(),
+            lists: self.lists.to_parts(),
+        }
+    }
+
+    /// The inverse of [`Columns::to_parts`], checked so that every id refers to a table item.
+    #[allow(clippy::too_many_arguments)]
+    pub fn from_parts(
+        codes: &[u8],
+        presence: &[u8],
+        message: &[u8],
+        warnings: &[u8],
+        strings: Table,
+        lists: Table,
+    ) -> Result<Columns, Error> {
+        let message = ids_from_bytes(message)?;
+        let warnings = ids_from_bytes(warnings)?;
+        let len = codes.len();
+        if presence.len() != len || message.len() != len || warnings.len() != len {
+            return Err(Error::BadState("column lengths differ"));
+        }
+        for id in 0..lists.len() {
+            let list = lists.get(to_id(id)?).unwrap_or_default();
+            let ids = ids_from_bytes(list)?;
+            if ids.iter().any(|&id| strings.get(id).is_none()) {
+                return Err(Error::BadState("warnings list refers to no string"));
+            }
+        }
+        for (((&code, &bits), &message), &warnings) in
+            codes.iter().zip(presence).zip(&message).zip(&warnings)
+        {
+            let valid_code = code == INVALID || StatusCode::from_code(code).is_some();
+            let valid_bits = bits >> 4 == 0 && bits & 3 <= VALUE && (bits >> 2) & 3 <= VALUE;
+            let message_ok = bits & 3 != VALUE || strings.get(message).is_some();
+            let warnings_ok = (bits >> 2) & 3 != VALUE || lists.get(warnings).is_some();
+            if !(valid_code && valid_bits && message_ok && warnings_ok) {
+                return Err(Error::BadState("entry refers to no table item"));
+            }
+        }
+        Ok(Columns {
+            codes: codes.to_vec(),
+            presence: presence.to_vec(),
+            message,
+            warnings,
+            strings: Arc::new(strings),
+            lists: Arc::new(lists),
+        })
+    }
+}
+
+/// Columns being filled, entry by entry or by appending another builder.
+#[derive(Default)]
+pub struct Builder {
+    codes: Vec<u8>,
+    presence: Vec<u8>,
+    message: Vec<u32>,
+    warnings: Vec<u32>,
+    strings: Interner,
+    lists: Interner,
+    scratch: Vec<u8>,
+}
+
+impl Builder {
+    pub fn with_capacity(entries: usize) -> Builder {
+        Builder {
+            codes: Vec::with_capacity(entries),
+            presence: Vec::with_capacity(entries),
+            message: Vec::with_capacity(entries),
+            warnings: Vec::with_capacity(entries),
+            ..Builder::default()
+        }
+    }
+
+    pub fn len(&self) -> usize {
+        self.codes.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.codes.is_empty()
+    }
+
+    fn intern_list<'x>(&mut self, items: impl Iterator<Item = &'x [u8]>) -> Result<u32, Error> {
+        let mut scratch = std::mem::take(&mut self.scratch);
+        scratch.clear();
+        for item in items {
+            scratch.extend_from_slice(&self.strings.intern(item)?.to_le_bytes());
+        }
+        let id = self.lists.intern(&scratch);
+        self.scratch = scratch;
+        id
+    }
+
+    /// The column values of one entry: (code, presence, message id, warnings id).
+    fn encode<'x>(
+        &mut self,
+        status: StatusCode,
+        message: &Slot<&'x [u8]>,
+        warnings: Slot<impl Iterator<Item = &'x [u8]>>,
+    ) -> Result<(u8, u8, u32, u32), Error> {
+        let presence = presence_of(message) | presence_of(&warnings) << 2;
+        let message_id = match message {
+            Slot::Value(text) => self.strings.intern(text)?,
+            _ => 0,
+        };
+        let warnings_id = match warnings {
+            Slot::Value(items) => self.intern_list(items)?,
+            _ => 0,
+        };
+        Ok((status as u8, presence, message_id, warnings_id))
+    }
+
+    fn push_encoded(&mut self, (code, presence, message, warnings): (u8, u8, u32, u32)) {
+        self.codes.push(code);
+        self.presence.push(presence);
+        self.message.push(message);
+        self.warnings.push(warnings);
+    }
+
+    pub fn push_parsed(&mut self, parsed: &ParsedStatus<'_>) -> Result<(), Error> {
+        let message = match &parsed.message {
+            Slot::Absent => Slot::Absent,
+            Slot::Null => Slot::Null,
+            Slot::Value(text) => Slot::Value(text.as_bytes()),
+        };
+        let warnings = match &parsed.warnings {
+            Slot::Absent => Slot::Absent,
+            Slot::Null => Slot::Null,
+            Slot::Value(items) => Slot::Value(items.iter().map(|item| item.as_bytes())),
+        };
+        let encoded = self.encode(parsed.status, &message, warnings)?;
+        self.push_encoded(encoded);
+        Ok(())
+    }
+
+    pub fn push_entry(&mut self, entry: &Entry<'_>) -> Result<(), Error> {
+        let encoded = self.encode(entry.status, &entry.message, entry_warnings(entry))?;
+        self.push_encoded(encoded);
+        Ok(())
+    }
+
+    /// An entry whose payload is rejected, or not yet decided.
+    pub fn push_invalid(&mut self) {
+        self.push_encoded((INVALID, 0, 0, 0));
+    }
+
+    /// Replaces the entry at `index` (an invalid one, decided by the pure path).
+    pub fn set_entry(&mut self, index: usize, entry: &Entry<'_>) -> Result<(), Error> {
+        let (code, presence, message, warnings) =
+            self.encode(entry.status, &entry.message, entry_warnings(entry))?;
+        let slots = (
+            self.codes.get_mut(index),
+            self.presence.get_mut(index),
+            self.message.get_mut(index),
+            self.warnings.get_mut(index),
+        );
+        let (Some(c), Some(p), Some(m), Some(w)) = slots else {
+            return Err(Error::BadState("entry index out of range"));
+        };
+        (*c, *p, *m, *w) = (code, presence, message, warnings);
+        Ok(())
+    }
+
+    /// Moves the entries of `other` to the end of this builder, re-numbering its strings.
+    pub fn append(&mut self, other: Builder) -> Result<(), Error> {
+        let mut string_ids = Vec::with_capacity(other.strings.table.len());
+        for id in 0..other.strings.table.len() {
+            let item = other.strings.table.get(to_id(id)?).unwrap_or_default();
+            string_ids.push(self.strings.intern(item)?);
+        }
+        let mut list_ids = Vec::with_capacity(other.lists.table.len());
+        for id in 0..other.lists.table.len() {
+            let list = other.lists.table.get(to_id(id)?).unwrap_or_default();
+            let mut scratch = std::mem::take(&mut self.scratch);
+            scratch.clear();
+            for old in ids_from_bytes(list)? {
+                let new = usize::try_from(old)
+                    .ok()
+                    .and_then(|old| string_ids.get(old))
+                    .ok_or(Error::BadState("list refers to no string"))?;
+                scratch.extend_from_slice(&new.to_le_bytes());
+            }
+            let id = self.lists.intern(&scratch);
+            self.scratch = scratch;
+            list_ids.push(id?);
+        }
+        let remap = |ids: &[u32], id: u32| -> u32 {
+            usize::try_from(id)
+                .ok()
+                .and_then(|id| ids.get(id))
+                .copied()
+                .unwrap_or(0)
+        };
+        for (((&code, &presence), &message), &warnings) in other
+            .codes
+            .iter()
+            .zip(&other.presence)
+            .zip(&other.message)
+            .zip(&other.warnings)
+        {
+            let message = if presence & 3 == VALUE {
+                remap(&string_ids, message)
+            } else {
+                0
+            };
+            let warnings = if (presence >> 2) & 3 == VALUE {
+                remap(&list_ids, warnings)
+            } else {
+                0
+            };
+            self.push_encoded((code, presence, message, warnings));
+        }
+        Ok(())
+    }
+
+    pub fn finish(self) -> Columns {
+        Columns {
+            codes: self.codes,
+            presence: self.presence,
+            message: self.message,
+            warnings: self.warnings,
+            strings: Arc::new(self.strings.table),
+            lists: Arc::new(self.lists.table),
+        }
+    }
+}
+
+fn entry_warnings<'e, 'x>(entry: &'e Entry<'x>) -> Slot<impl Iterator<Item = &'x [u8]> + 'e> {
+    match &entry.warnings {
+        Slot::Absent => Slot::Absent,
+        Slot::Null => Slot::Null,
+        Slot::Value(items) => Slot::Value(items.iter().copied()),
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use crate::parse::parse_status;
+
+    fn build(docs: &[&str]) -> Columns {
+        let mut builder = Builder::default();
+        for doc in docs {
+            match parse_status(doc.as_bytes()) {
+                Ok(parsed) => builder.push_parsed(&parsed).unwrap(),
+                Err(_) => builder.push_invalid(),
+            }
+        }
+        builder.finish()
+    }
+
+    const DOCS: [&str; 5] = [
+        r#"{"status":"failed","message":"boom","warnings":["a","b"]}"#,
+        r#"{"status":"ready","message":null}"#,
+        r#"{"status":"nope"}"#,
+        r#"{"status":"failed","message":"boom","warnings":["a","b"]}"#,
+        r#"{"status":"aborted","warnings":null,"message":"a"}"#,
+    ];
+
+    #[test]
+    fn entries_round_trip_and_strings_are_stored_once() {
+        let columns = build(&DOCS);
+        assert_eq!(columns.codes(), &[3, 2, INVALID, 3, 4]);
+        let first = columns.entry(0).unwrap();
+        assert_eq!(first.message, Slot::Value(&b"boom"[..]));
+        assert_eq!(first.warnings, Slot::Value(vec![&b"a"[..], b"b"]));
+        assert_eq!(columns.entry(3), Some(first));
+        assert_eq!(columns.entry(1).unwrap().message, Slot::Null);
+        assert_eq!(columns.entry(1).unwrap().warnings, Slot::Absent);
+        assert_eq!(columns.entry(2), None);
+        assert_eq!(columns.entry(5), None);
+        // "boom", "a", "b": "a" as a message is the warning's string.
+        assert_eq!(columns.strings.len(), 3);
+        assert_eq!(columns.lists.len(), 1);
+    }
+
+    #[test]
+    fn append_renumbers_and_matches_one_builder() {
+        let whole = build(&DOCS);
+        let mut left = Builder::default();
+        let mut right = Builder::default();
+        for (i, doc) in DOCS.iter().enumerate() {
+            let target = if i < 2 { &mut left } else { &mut right };
+            match parse_status(doc.as_bytes()) {
+                Ok(parsed) => target.push_parsed(&parsed).unwrap(),
+                Err(_) => target.push_invalid(),
+            }
+        }
+        left.append(right).unwrap();
+        let joined = left.finish();
+        for i in 0..DOCS.len() {
+            assert_eq!(joined.entry(i), whole.entry(i));
+        }
+        assert_eq!(joined.codes(), whole.codes());
+    }
+
+    #[test]
+    fn parts_round_trip_and_are_checked() {
+        let columns = build(&DOCS);
+        let parts = columns.to_parts();
+        let strings = Table::from_parts(parts.strings.0, &parts.strings.1).unwrap();
+        let lists = Table::from_parts(parts.lists.0, &parts.lists.1).unwrap();
+        let back = Columns::from_parts(
+            parts.codes,
+            parts.presence,
+            &parts.message,
+            &parts.warnings,
+            strings.clone(),
+            lists.clone(),
+        )
+        .unwrap();
+        for i in 0..DOCS.len() {
+            assert_eq!(back.entry(i), columns.entry(i));
+        }
+        let mut bad_message = parts.message.clone();
+        bad_message[0] = 9;
+        assert!(Columns::from_parts(
+            parts.codes,
+            parts.presence,
+            &bad_message,
+            &parts.warnings,
+            strings.clone(),
+            lists.clone()
+        )
+        .is_err());
+        assert!(Columns::from_parts(
+            &parts.codes[1..],
+            parts.presence,
+            &parts.message,
+            &parts.warnings,
+            strings,
+            lists
+        )
+        .is_err());
+        assert!(Table::from_parts(b"ab", &5u64.to_le_bytes()).is_err());
+    }
+
+    #[test]
+    fn same_as_compares_every_field() {
+        let columns = build(&DOCS);
+        for i in [0, 1, 3, 4] {
+            for j in [0, 1, 3, 4] {
+                let (a, b) = (columns.entry(i).unwrap(), columns.entry(j).unwrap());
+                assert_eq!(a.to_owned_entry().same_as(&b), a == b, "{i} {j}");
+            }
+        }
+    }
+
+    #[test]
+    fn select_and_set_entry() {
+        let columns = build(&DOCS);
+        let picked = columns.select(&[4, 0]);
+        assert_eq!(picked.codes(), &[4, 3]);
+        assert_eq!(picked.entry(1), columns.entry(0));
+        let mut builder = Builder::default();
+        builder.push_invalid();
+        let entry = columns.entry(0).unwrap();
+        builder.set_entry(0, &entry).unwrap();
+        assert!(builder.set_entry(1, &entry).is_err());
+        assert_eq!(builder.finish().entry(0), Some(entry));
+    }
+
+    #[test]
+    fn entry_is_at_most_ten_bytes_of_columns() {
+        let per_entry = std::mem::size_of::<u8>() * 2 + std::mem::size_of::<u32>() * 2;
+        assert!(per_entry <= 32);
+    }
+}

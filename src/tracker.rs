@@ -1,0 +1,327 @@
+//! `JobTracker`: the latest status of many jobs, updated from polled payloads.
+//!
+//! Payloads are parsed with the batch parse (without the GIL, in parallel when many). The state
+//! sits behind a mutex that is only held for plain Rust work, never while Python code runs, so
+//! the tracker can be shared between threads.
+
+use std::collections::HashMap;
+use std::sync::{Mutex, MutexGuard};
+
+use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
+
+use crate::batch::{run_status_from_entry, Payloads, StatusBatch};
+use crate::columns::{Entry, OwnedEntry, SeededHash};
+use crate::error::Error;
+use crate::model::Model;
+use crate::status::StatusCode;
+
+static UUID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// A job id as a Python `str`: a `str` as it is, a `uuid.UUID` as its canonical string form.
+fn job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+    if let Ok(text) = id.cast::<PyString>() {
+        return Ok(text.clone());
+    }
+    if id.is_instance(UUID.import(id.py(), "uuid", "UUID")?)? {
+        return id.str();
+    }
+    Err(PyTypeError::new_err(format!(
+        "a job id is a str or a uuid.UUID, not {}",
+        id.get_type().name()?
+    )))
+}
+
+/// A job id as stored.
+fn job_key(id: &Bound<'_, PyAny>) -> PyResult<String> {
+    Ok(job_str(id)?.to_str()?.to_owned())
+}
+
+struct Job {
+    id: String,
+    latest: OwnedEntry,
+}
+
+/// Jobs in the order they were first seen; forgotten ones leave a hole until compaction.
+#[derive(Default)]
+struct State {
+    slots: Vec<Option<Job>>,
+    by_id: HashMap<String, usize, SeededHash>,
+    last_errors: Vec<(String, String, String)>,
+}
+
+impl State {
+    fn jobs(&self) -> impl Iterator<Item = &Job> {
+        self.slots.iter().flatten()
+    }
+
+    fn get(&self, id: &str) -> Option<&Job> {
+        self.by_id
+            .get(id)
+            .and_then(|&at| self.slots.get(at))
+            .and_then(Option::as_ref)
+    }
+
+    /// Stores `latest` for `id`; the previous status if it changed (`Some(None)` for a new job).
+    fn set(&mut self, id: &str, latest: &Entry<'_>) -> Option<Option<StatusCode>> {
+        let slot = self
+            .by_id
+            .get(id)
+            .and_then(|&at| self.slots.get_mut(at))
+            .and_then(Option::as_mut);
+        match slot {
+            Some(job) => {
+                let previous = job.latest.status;
+                // Most polls repeat the last answer: compare before allocating a copy.
+                if !job.latest.same_as(latest) {
+                    job.latest = latest.to_owned_entry();
+                }
+                (previous != latest.status).then_some(Some(previous))
+            }
+            None => {
+                self.by_id.insert(id.to_owned(), self.slots.len());
+                self.slots.push(Some(Job {
+                    id: id.to_owned(),
+                    latest: latest.to_owned_entry(),
+                }));
+                Some(None)
+            }
+        }
+    }
+
+    fn forget(&mut self, id: &str) -> bool {
+        let Some(at) = self.by_id.remove(id) else {
+            return false;
+        };
+        if let Some(slot) = self.slots.get_mut(at) {
+            *slot = None;
+        }
+        // Compact once holes outnumber jobs, so that forgetting stays cheap on average.
+        if self.slots.len() > 2 * self.by_id.len() + 64 {
+            self.slots.retain(Option::is_some);
+            for (at, job) in self.slots.iter().enumerate() {
+                if let Some(job) = job {
+                    self.by_id.insert(job.id.clone(), at);
+                }
+            }
+        }
+        true
+    }
+}
+
+/// The latest status of many jobs, updated from polled status payloads; safe to share
+/// between threads.
+///
+/// Job ids are ``str`` or ``uuid.UUID``; a UUID is stored, and given back, as ``str(uuid)``.
+/// ``update_many`` returns the transitions; payloads the reference rejects leave their job's
+/// last good state untouched and are listed in ``last_errors`` until the next update.
+#[pyclass(frozen, module = "iqm_runstatus._core")]
+pub struct JobTracker {
+    state: Mutex<State>,
+}
+
+impl JobTracker {
+    fn lock(&self) -> PyResult<MutexGuard<'_, State>> {
+        self.state
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the tracker's state is poisoned"))
+    }
+
+    fn latest(&self, id: &Bound<'_, PyAny>) -> PyResult<OwnedEntry> {
+        let key = job_key(id)?;
+        let state = self.lock()?;
+        match state.get(&key) {
+            Some(job) => Ok(job.latest.clone()),
+            None => Err(PyKeyError::new_err(key)),
+        }
+    }
+}
+
+#[pymethods]
+impl JobTracker {
+    #[new]
+    fn new() -> Self {
+        JobTracker {
+            state: Mutex::new(State::default()),
+        }
+    }
+
+    /// Updates one job; see `update_many`.
+    fn update<'py>(
+        &self,
+        py: Python<'py>,
+        job_id: &Bound<'py, PyAny>,
+        payload: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let job_ids = PyList::new(py, [job_id])?;
+        let payloads = PyList::new(py, [payload])?;
+        self.update_many(py, job_ids.as_any(), payloads.as_any(), Some(1))
+    }
+
+    /// Parses ``payloads[i]`` as the latest status of ``job_ids[i]``, in order.
+    ///
+    /// Returns ``(job_id, previous Status or None, new Status)`` for each job whose status
+    /// changed (``None`` for a job seen for the first time). Raises ``ValueError``, before any
+    /// change, if the two have different lengths.
+    #[pyo3(signature = (job_ids, payloads, *, threads = None))]
+    fn update_many<'py>(
+        &self,
+        py: Python<'py>,
+        job_ids: &Bound<'py, PyAny>,
+        payloads: &Bound<'py, PyAny>,
+        threads: Option<usize>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let model = Model::get(py)?;
+        let id_objects = job_ids
+            .try_iter()?
+            .map(|id| job_str(&id?))
+            .collect::<PyResult<Vec<_>>>()?;
+        // Borrowed from the str objects: a known job's id is never copied.
+        let ids = id_objects
+            .iter()
+            .map(|id| id.to_str())
+            .collect::<PyResult<Vec<&str>>>()?;
+        let payloads = Payloads::collect(payloads)?;
+        if ids.len() != payloads.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} job ids but {} payloads",
+                ids.len(),
+                payloads.len()
+            )));
+        }
+        let batch = StatusBatch::from_payload_objects(&payloads, threads)?;
+        let mut transitions = Vec::new();
+        {
+            let mut state = self.lock()?;
+            state.last_errors.clear();
+            for (at, id) in ids.iter().enumerate() {
+                if let Some(entry) = batch.columns().entry(at) {
+                    if let Some(previous) = state.set(id, &entry) {
+                        transitions.push((at, previous, entry.status));
+                    }
+                } else if let Some(error) = batch.error_at(at) {
+                    let error = (
+                        (*id).to_owned(),
+                        error.type_name.clone(),
+                        error.message.clone(),
+                    );
+                    state.last_errors.push(error);
+                }
+            }
+        }
+        let member = |status: StatusCode| model.member(status).bind(py).clone();
+        let items = transitions
+            .into_iter()
+            .map(|(at, previous, status)| {
+                let id = id_objects.get(at).ok_or(Error::BadState("job index"))?;
+                (id, previous.map(member), member(status)).into_pyobject(py)
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// ``(job_id, exception type name, message)`` for each payload the last update rejected.
+    #[getter]
+    fn last_errors(&self) -> PyResult<Vec<(String, String, String)>> {
+        Ok(self.lock()?.last_errors.clone())
+    }
+
+    /// The latest ``RunStatus`` of a job; ``KeyError`` if it is unknown.
+    fn status<'py>(&self, py: Python<'py>, job_id: &Bound<'py, PyAny>) -> PyResult<Py<PyAny>> {
+        let latest = self.latest(job_id)?;
+        Ok(run_status_from_entry(py, Model::get(py)?, &latest.borrow())?.unbind())
+    }
+
+    /// Whether a job is ready, failed or aborted; ``KeyError`` if it is unknown.
+    fn is_terminal(&self, job_id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self.latest(job_id)?.status.is_terminal())
+    }
+
+    /// The number of jobs in each status: every ``Status`` member, in enum order.
+    fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let model = Model::get(py)?;
+        let mut counts = [0usize; 5];
+        for job in self.lock()?.jobs() {
+            if let Some(count) = counts.get_mut(job.latest.status as usize) {
+                *count += 1;
+            }
+        }
+        let dict = PyDict::new(py);
+        for (status, count) in StatusCode::ALL.into_iter().zip(counts) {
+            dict.set_item(model.member(status), count)?;
+        }
+        Ok(dict)
+    }
+
+    /// The ids of the jobs in any of ``statuses`` (every job if none is given), in the order
+    /// they were first seen.
+    #[pyo3(signature = (*statuses))]
+    fn jobs(&self, py: Python<'_>, statuses: &Bound<'_, PyTuple>) -> PyResult<Vec<String>> {
+        let wanted = StatusBatch::codes_of(py, statuses)?;
+        Ok(self
+            .lock()?
+            .jobs()
+            .filter(|job| wanted.get(job.latest.status as usize) == Some(&true))
+            .map(|job| job.id.clone())
+            .collect())
+    }
+
+    /// Stops tracking these jobs; unknown ids are ignored. Returns how many were forgotten.
+    fn forget(&self, job_ids: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let ids = job_ids
+            .try_iter()?
+            .map(|id| job_key(&id?))
+            .collect::<PyResult<Vec<_>>>()?;
+        let mut state = self.lock()?;
+        Ok(ids.iter().filter(|id| state.forget(id)).count())
+    }
+
+    fn __len__(&self) -> PyResult<usize> {
+        Ok(self.lock()?.by_id.len())
+    }
+
+    fn __contains__(&self, job_id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let key = job_key(job_id)?;
+        Ok(self.lock()?.by_id.contains_key(&key))
+    }
+
+    fn __repr__(&self) -> PyResult<String> {
+        Ok(format!("JobTracker(jobs={})", self.lock()?.by_id.len()))
+    }
+
+    /// Pickles the job ids and their latest statuses (as a `StatusBatch`); not `last_errors`.
+    fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
+        let py = slf.py();
+        let (ids, batch) = {
+            let state = slf.get().lock()?;
+            let ids: Vec<String> = state.jobs().map(|job| job.id.clone()).collect();
+            let entries: Vec<&OwnedEntry> = state.jobs().map(|job| &job.latest).collect();
+            (ids, StatusBatch::from_entries(&entries)?)
+        };
+        let rebuild = slf.get_type().getattr("_from_state")?;
+        (rebuild, ((ids, Bound::new(py, batch)?),)).into_pyobject(py)
+    }
+
+    #[staticmethod]
+    fn _from_state(state: (Vec<String>, Bound<'_, StatusBatch>)) -> PyResult<Self> {
+        let (ids, batch) = state;
+        let columns = batch.get().columns();
+        if ids.len() != columns.len() {
+            return Err(Error::BadState("ids and statuses differ in length").into());
+        }
+        let mut tracked = State::default();
+        for (at, id) in ids.iter().enumerate() {
+            let entry = columns
+                .entry(at)
+                .ok_or(Error::BadState("a tracked job has no status"))?;
+            if tracked.set(id, &entry) != Some(None) {
+                return Err(Error::BadState("a job id appears twice").into());
+            }
+        }
+        Ok(JobTracker {
+            state: Mutex::new(tracked),
+        })
+    }
+}

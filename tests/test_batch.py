@@ -1,0 +1,466 @@
+"""StatusBatch and parse_many: every entry equals `RunStatus.from_json` of its payload."""
+
+from __future__ import annotations
+
+import gc
+import io
+import json
+import multiprocessing
+import os
+import pickle
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator, Sequence
+from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
+from typing import Any
+
+import numpy
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from iqm_runstatus import PayloadError, RunStatus, Status, StatusBatch, parse_many
+from iqm_runstatus._workload import generate_payloads
+
+CODE = {status: code for code, status in enumerate(Status)}
+
+# Payloads the fast path is unsure about or rejects, each decided by the pure path.
+ODD_PAYLOADS: list[Any] = [
+    b'{"status":"ready","x":NaN}',
+    b'{"status":"ready","status":"failed"}',
+    b'{"status":"ready","message":"a","message":null}',
+    b'{"status":"failed","message":"\\ud800 lone"}',
+    '{"status":"failed","message":"\ud800"}',
+    b'\xef\xbb\xbf{"status":"ready"}',
+    '\ufeff{"status":"ready"}',
+    b'{"status":"aborted","message":"caf\\u00e9","warnings":["\\n","\\"q\\""]}',
+    bytearray(b'{"status":"ready","warnings":[]}'),
+    memoryview(b'xx{"status":"pending execution"}')[2:],
+    memoryview(b'{"status":"ready"}  ')[::2],
+    b"[]",
+    b"null",
+    b'"ready"',
+    b"",
+    b"{",
+    b'{"status":"ready","m":"\xff"}',
+    b'{"status":"READY"}',
+    b'{"message":"no status"}',
+    b'{"status":"ready","warnings":"w"}',
+    b'{"status":"ready","message":1}',
+    b'{"status":"ready","x":1' + b"0" * 5000 + b"}",
+    b'{"status":"ready","x":' + b"[" * 200 + b"]" * 200 + b"}",
+    b'{"status":"ready","x":' + b"[" * 100_000 + b"]" * 100_000 + b"}",
+    12,
+    None,
+]
+
+
+def outcome(payload: Any) -> tuple[str, Any]:
+    """What `RunStatus.from_json` gives: the instance's state, or the exception's type and text."""
+    try:
+        result = RunStatus.from_json(payload)
+    except Exception as exc:
+        return ("error", (type(exc), str(exc)))
+    return ("ok", (result.model_dump(), result.model_fields_set))
+
+
+def entry_outcome(batch: StatusBatch, index: int) -> tuple[str, Any]:
+    try:
+        result = batch[index]
+    except Exception as exc:
+        return ("error", (type(exc), str(exc)))
+    assert type(result) is RunStatus
+    return ("ok", (result.model_dump(), result.model_fields_set))
+
+
+def assert_matches(batch: StatusBatch, payloads: Sequence[Any]) -> None:
+    assert len(batch) == len(payloads)
+    error_indices = []
+    for i, payload in enumerate(payloads):
+        expected = outcome(payload)
+        assert entry_outcome(batch, i) == expected, (i, payload)
+        if expected[0] == "error":
+            error_indices.append(i)
+    assert [index for index, _, _ in batch.errors] == error_indices
+    for index, type_name, message in batch.errors:
+        _, (exc_type, text) = outcome(payloads[index])
+        assert (type_name, message) == (exc_type.__name__, text)
+
+
+def expected_codes(payloads: Sequence[Any]) -> list[int]:
+    codes = []
+    for payload in payloads:
+        kind, value = outcome(payload)
+        codes.append(CODE[Status(value[0]["status"])] if kind == "ok" else 255)
+    return codes
+
+
+@pytest.fixture(scope="module")
+def mixed() -> list[Any]:
+    return generate_payloads(3000, seed=7, invalid_rate=0.15) + ODD_PAYLOADS
+
+
+def test_every_entry_equals_from_json(mixed: list[Any]) -> None:
+    assert_matches(StatusBatch.from_payloads(mixed), mixed)
+
+
+def test_error_entries_raise_the_reference_exception() -> None:
+    payloads = [b'{"message":"m"}', b"{", b'{"status":"x"}', b"[]", b'{"status":"ready"}']
+    batch = StatusBatch.from_payloads(payloads)
+    assert [(i, name) for i, name, _ in batch.errors] == [
+        (0, "KeyError"),
+        (1, "JSONDecodeError"),
+        (2, "ValueError"),
+        (3, "TypeError"),
+    ]
+    with pytest.raises(KeyError) as caught:
+        batch[0]
+    assert caught.value.args == ("status",)
+    with pytest.raises(json.JSONDecodeError):
+        batch[1]
+    # Raised again on each access, with a fresh traceback.
+    for _ in range(3):
+        with pytest.raises(ValueError, match="'x' is not a valid Status"):
+            batch[2]
+    assert batch.statuses() == [None, None, None, None, Status.READY]
+    with pytest.raises(KeyError):
+        batch.to_list()
+
+
+def test_fast_path_doubts_become_valid_entries() -> None:
+    payloads = [b'{"status":"ready","x":NaN}', b'{"status":"ready","status":"failed"}']
+    batch = StatusBatch.from_payloads(payloads)
+    assert batch.errors == []
+    assert batch.statuses() == [Status.READY, Status.FAILED]
+    assert_matches(batch, payloads)
+
+
+payload_dicts = st.fixed_dictionaries(
+    {},
+    optional={
+        "status": st.sampled_from([*(s.value for s in Status), "nope", None, 3]),
+        "message": st.one_of(st.none(), st.text(max_size=8), st.integers()),
+        "warnings": st.one_of(
+            st.none(), st.lists(st.text(max_size=6), max_size=3), st.lists(st.integers())
+        ),
+        "extra": st.recursive(
+            st.none() | st.booleans() | st.floats() | st.text(max_size=4),
+            lambda inner: st.lists(inner, max_size=3),
+            max_leaves=5,
+        ),
+    },
+)
+
+
+@st.composite
+def payloads(draw: st.DrawFn) -> Any:
+    obj = draw(payload_dicts)
+    raw = json.dumps(obj, ensure_ascii=draw(st.booleans()))
+    mangle = draw(st.sampled_from(["none", "none", "truncate", "bytes", "str", "bytearray"]))
+    if mangle == "truncate":
+        return raw.encode()[: draw(st.integers(0, len(raw)))]
+    if mangle == "str":
+        return raw
+    if mangle == "bytearray":
+        return bytearray(raw.encode())
+    if mangle == "bytes":
+        return draw(st.binary(max_size=20))
+    return raw.encode()
+
+
+@settings(max_examples=150, deadline=None)
+@given(st.lists(payloads(), max_size=20), st.integers(1, 3))
+def test_batch_equals_single_on_generated_input(items: list[Any], threads: int) -> None:
+    assert_matches(StatusBatch.from_payloads(items, threads=threads), items)
+
+
+def test_counts_indices_statuses_codes(mixed: list[Any]) -> None:
+    batch = StatusBatch.from_payloads(mixed)
+    codes = expected_codes(mixed)
+    counts = batch.counts()
+    assert list(counts) == list(Status)
+    assert counts == {status: codes.count(CODE[status]) for status in Status}
+    assert batch.indices(Status.FAILED, "aborted") == [
+        i for i, code in enumerate(codes) if code in (3, 4)
+    ]
+    assert batch.indices() == [i for i, code in enumerate(codes) if code != 255]
+    with pytest.raises(ValueError):
+        batch.indices("running")
+    assert batch.statuses() == [None if c == 255 else list(Status)[c] for c in codes]
+
+    view = batch.codes
+    assert view.readonly and view.obj is batch and view.format == "B"
+    array = numpy.frombuffer(batch.codes, dtype=numpy.uint8)
+    assert array.tolist() == codes
+    assert not array.flags.writeable
+    # Two views of the batch are the same memory: no copy was made.
+    assert numpy.shares_memory(array, numpy.frombuffer(batch.codes, dtype=numpy.uint8))
+    assert counts == StatusBatch.from_payloads([]).counts() | counts
+    assert all(v == 0 for v in StatusBatch.from_payloads([]).counts().values())
+
+
+def test_sequence_protocol(mixed: list[Any]) -> None:
+    batch = StatusBatch.from_payloads(mixed[:50])
+    assert entry_outcome(batch, -1) == entry_outcome(batch, 49) == outcome(mixed[49])
+    assert entry_outcome(batch, -50) == outcome(mixed[0])
+    with pytest.raises(IndexError):
+        batch[50]
+    with pytest.raises(IndexError):
+        batch[-51]
+    sub = batch[10:40:3]
+    assert isinstance(sub, StatusBatch)
+    assert_matches(sub, mixed[10:40:3])
+    assert_matches(batch[::-1], mixed[:50][::-1])
+    valid = StatusBatch.from_payloads([p for p in mixed[:50] if outcome(p)[0] == "ok"])
+    assert list(valid) == valid.to_list() == [RunStatus.from_json(p) for p in valid_payloads(mixed)]
+    assert repr(batch).startswith("StatusBatch(len=50")
+
+
+def valid_payloads(items: Sequence[Any]) -> list[Any]:
+    return [p for p in items[:50] if outcome(p)[0] == "ok"]
+
+
+def summarise(batch: StatusBatch) -> tuple[dict[Status, int], list[Any], StatusBatch]:
+    return batch.counts(), batch.errors, batch
+
+
+def test_pickle_round_trip(mixed: list[Any]) -> None:
+    batch = StatusBatch.from_payloads(mixed)
+    data = pickle.dumps(batch)
+    back = pickle.loads(data)
+    assert_matches(back, mixed)
+    assert bytes(back.codes) == bytes(batch.codes)
+    # Compact: ten bytes an entry plus the distinct strings, not one object per entry.
+    valid = StatusBatch.from_payloads(generate_payloads(20_000, seed=3))
+    size = len(pickle.dumps(valid))
+    assert size < 20_000 * 16 and size < len(pickle.dumps(valid.to_list())) / 3
+    assert_matches(pickle.loads(pickle.dumps(batch[5:9])), mixed[5:9])
+
+
+def test_pickle_through_a_process_pool(mixed: list[Any]) -> None:
+    batch = StatusBatch.from_payloads(mixed)
+    context = multiprocessing.get_context("fork")
+    with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
+        counts, errors, back = pool.submit(summarise, batch).result()
+    assert counts == batch.counts()
+    assert errors == batch.errors
+    assert_matches(back, mixed)
+
+
+def test_bad_pickle_state_is_refused() -> None:
+    batch = StatusBatch.from_payloads([b'{"status":"failed","message":"m"}'])
+    rebuild, (state,) = batch.__reduce__()
+    bad_message_id = (*state[:3], b"\x09\x00\x00\x00", *state[4:])
+    with pytest.raises(ValueError):
+        rebuild(bad_message_id)
+    with pytest.raises(ValueError):
+        rebuild((*state[:1], b"\x00\x00", *state[2:]))
+    with pytest.raises(ValueError):
+        rebuild((99, *state[1:]))
+
+
+def lines_of(text: bytes) -> list[bytes]:
+    return [line for line in text.split(b"\n") if line.strip(b" \t\r")]
+
+
+def test_from_ndjson_sources(tmp_path: Path, mixed: list[Any]) -> None:
+    raw = [p for p in mixed if isinstance(p, bytes) and b"\n" not in p]
+    text = b"\n" + b"\n\n".join(raw[:200]) + b"\n  \n\r\n"
+    lines = lines_of(text)
+    assert len(lines) == 200
+    assert_matches(StatusBatch.from_ndjson(text), lines)
+    decoded = text.decode("utf-8", "surrogateescape")
+    if all(b"\xff" not in line for line in lines):
+        assert_matches(StatusBatch.from_ndjson(decoded), [ln.decode() for ln in lines])
+    path = tmp_path / "statuses.ndjson"
+    path.write_bytes(text)
+    assert_matches(StatusBatch.from_ndjson(path), lines)
+    with path.open("rb") as file:
+        assert_matches(StatusBatch.from_ndjson(file), lines)
+    assert_matches(StatusBatch.from_ndjson(io.BytesIO(text)), lines)
+    assert_matches(StatusBatch.from_ndjson(bytearray(text)), lines)
+    assert len(StatusBatch.from_ndjson(b"")) == 0
+    assert len(StatusBatch.from_ndjson(b"\n \n")) == 0
+    last_without_newline = StatusBatch.from_ndjson(b'{"status":"ready"}\n{"status":"failed"}')
+    assert last_without_newline.statuses() == [Status.READY, Status.FAILED]
+    with pytest.raises(TypeError):
+        StatusBatch.from_ndjson(io.StringIO("{}"))
+    with pytest.raises(TypeError):
+        StatusBatch.from_ndjson(12)
+
+
+def test_from_ndjson_str_with_lone_surrogates() -> None:
+    text = '{"status":"failed","message":"\ud800"}\n\n{"status":"ready"}\n'
+    batch = StatusBatch.from_ndjson(text)
+    assert_matches(batch, ['{"status":"failed","message":"\ud800"}', '{"status":"ready"}'])
+
+
+def test_from_ndjson_streams_a_file_across_chunks(tmp_path: Path) -> None:
+    # More than two 1 MiB chunks, so lines straddle chunk boundaries.
+    raw = generate_payloads(60_000, seed=11, invalid_rate=0.05)
+    path = tmp_path / "big.ndjson"
+    path.write_bytes(b"\n".join(raw) + b"\n")
+    assert path.stat().st_size > 2 << 20
+    batch = StatusBatch.from_ndjson(path)
+    reference = StatusBatch.from_payloads(raw)
+    assert bytes(batch.codes) == bytes(reference.codes)
+    assert batch.errors == reference.errors
+    for i in range(0, len(raw), 997):
+        assert entry_outcome(batch, i) == outcome(raw[i])
+
+
+def test_from_json_array(mixed: list[Any]) -> None:
+    raw = [p for p in mixed[:500] if isinstance(p, bytes)]
+    elements = [p for p in raw if outcome_of_element(p)]
+    array = b"[" + b",".join(elements) + b"]"
+    assert_matches(StatusBatch.from_json_array(array), elements)
+    assert_matches(StatusBatch.from_json_array(array.decode()), elements)
+    assert_matches(StatusBatch.from_json_array(memoryview(array)), elements)
+    # Elements json.loads reads but serde_json does not split: NaN, deep nesting.
+    odd = [b'{"status":"ready","x":NaN}', b'{"status":"failed","x":' + b"[" * 300 + b"]" * 300]
+    odd[1] += b"}"
+    assert_matches(StatusBatch.from_json_array(b"[" + b",".join(odd) + b"]"), odd)
+    assert len(StatusBatch.from_json_array(b" [ ] ")) == 0
+    with pytest.raises(TypeError):
+        StatusBatch.from_json_array(b'{"status":"ready"}')
+    with pytest.raises(TypeError):
+        StatusBatch.from_json_array("3")
+    with pytest.raises(json.JSONDecodeError):
+        StatusBatch.from_json_array(b'[{"status":"ready"}')
+
+
+def outcome_of_element(payload: bytes) -> bool:
+    """Whether `payload` is a whole JSON value, so it can sit in an array."""
+    try:
+        json.loads(payload)
+    except ValueError:
+        return False
+    return True
+
+
+def test_thread_count_does_not_change_the_result() -> None:
+    raw = generate_payloads(30_000, seed=5, invalid_rate=0.1)
+    one = StatusBatch.from_payloads(raw, threads=1)
+    for threads in (2, 4, None):
+        many = StatusBatch.from_payloads(raw, threads=threads)
+        assert bytes(many.codes) == bytes(one.codes)
+        assert many.errors == one.errors
+        assert pickle.dumps(many[::1000]) == pickle.dumps(one[::1000])
+    with pytest.raises(ValueError):
+        StatusBatch.from_payloads(raw, threads=0)
+
+
+def test_a_big_batch_completes() -> None:
+    raw = generate_payloads(1000, seed=9, invalid_rate=0.01) * 100
+    batch = StatusBatch.from_payloads(raw)
+    assert len(batch) == 100_000
+    assert sum(batch.counts().values()) + len(batch.errors) == 100_000
+    assert len(batch.to_list() if not batch.errors else batch.indices()) > 90_000
+
+
+def test_the_gil_is_released_during_a_big_parse() -> None:
+    raw = generate_payloads(1000, seed=2) * 1000
+    counter = 0
+    done = threading.Event()
+
+    def spin() -> None:
+        nonlocal counter
+        while not done.is_set():
+            counter += 1
+            # Hands the GIL back at once, so the main thread never waits on this one.
+            time.sleep(0)
+
+    seen_at_end_of_input: list[int] = []
+
+    def feed() -> Iterator[bytes]:
+        yield from raw
+        # From here on only the native code runs until from_payloads returns.
+        seen_at_end_of_input.append(counter)
+
+    # No forced thread switch: the spinner runs only when the main thread lets the GIL go.
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1000.0)
+    spinner = threading.Thread(target=spin)
+    try:
+        spinner.start()
+        batch = StatusBatch.from_payloads(feed())
+        after = counter
+    finally:
+        done.set()
+        spinner.join()
+        sys.setswitchinterval(interval)
+    assert len(batch) == 1_000_000
+    assert after > seen_at_end_of_input[0]
+
+
+def test_hostile_inputs_give_error_entries() -> None:
+    big_valid = b'{"status":"ready","message":"' + b"m" * (10 << 20) + b'"}'
+    big_invalid = b'{"status":"ready","message":"' + b"m" * (10 << 20)
+    hostile = [
+        big_valid,
+        big_invalid,
+        b'{"status":"ready","message":"\xc3\x28"}',
+        b"\xff\xfe\x00",
+        b'{"status":"ready","x":' + b'{"a":' * 50_000 + b"1" + b"}" * 50_000 + b"}",
+    ]
+    batch = StatusBatch.from_payloads(hostile)
+    assert_matches(batch, hostile)
+    assert batch.statuses()[0] is Status.READY
+    invalid_lines = b"\n".join(b"{not json %d" % i for i in range(10_000))
+    lines = StatusBatch.from_ndjson(invalid_lines)
+    assert len(lines) == len(lines.errors) == 10_000
+    assert {name for _, name, _ in lines.errors} == {"JSONDecodeError"}
+
+
+def test_parse_many(mixed: list[Any]) -> None:
+    good = [p for p in mixed if outcome(p)[0] == "ok"]
+    assert parse_many(good) == [RunStatus.from_json(p) for p in good]
+    assert parse_many(iter(good), threads=1) == [RunStatus.from_json(p) for p in good]
+    assert parse_many([]) == []
+    bad = [*good[:5], b'{"message":"m"}', b"{"]
+    with pytest.raises(PayloadError, match="payload 5: KeyError") as caught:
+        parse_many(bad)
+    assert caught.value.index == 5
+    assert isinstance(caught.value, ValueError)
+    assert type(caught.value.__cause__) is KeyError
+    assert caught.value.__cause__.args == ("status",)
+    back = pickle.loads(pickle.dumps(caught.value))
+    assert (back.index, str(back)) == (5, str(caught.value))
+
+
+def test_to_list_restores_the_garbage_collector() -> None:
+    batch = StatusBatch.from_payloads([b'{"status":"ready"}'] * 10 + [b"{"])
+    assert gc.isenabled()
+    assert len(batch[:10].to_list()) == 10
+    assert gc.isenabled()
+    with pytest.raises(json.JSONDecodeError):
+        batch.to_list()
+    assert gc.isenabled()
+    gc.disable()
+    try:
+        batch[:10].to_list()
+        assert not gc.isenabled()
+    finally:
+        gc.enable()
+
+
+def test_pure_mode_loads_the_core_only_for_the_batch_tools() -> None:
+    script = """
+import sys
+import iqm_runstatus
+assert not iqm_runstatus.NATIVE
+assert "iqm_runstatus._core" not in sys.modules
+from iqm_runstatus import StatusBatch, parse_many
+assert "iqm_runstatus._core" in sys.modules
+assert StatusBatch.from_payloads([b'{"status":"ready"}']).counts()[iqm_runstatus.Status.READY] == 1
+failed = b'{"status":"failed"}'
+assert parse_many([failed])[0] == iqm_runstatus.RunStatus.from_json(failed)
+print("ok")
+"""
+    env = {**os.environ, "IQM_RUNSTATUS_PURE": "1"}
+    completed = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
+    )
+    assert completed.stdout.strip() == "ok", completed.stderr

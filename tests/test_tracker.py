@@ -1,0 +1,196 @@
+"""JobTracker: latest status per job, transitions, errors, thread safety and pickling."""
+
+from __future__ import annotations
+
+import pickle
+import threading
+import uuid
+from typing import Any
+
+import pytest
+from iqm_runstatus import JobTracker, RunStatus, Status
+from iqm_runstatus._workload import generate_payloads
+
+PENDING = b'{"status":"pending compilation"}'
+READY = b'{"status":"ready"}'
+FAILED = b'{"status":"failed","message":"boom","warnings":["w"]}'
+
+
+def same(a: RunStatus, b: RunStatus) -> bool:
+    return a == b and a.model_fields_set == b.model_fields_set
+
+
+def test_transitions_and_latest_status() -> None:
+    tracker = JobTracker()
+    assert tracker.update_many(["a", "b"], [PENDING, READY]) == [
+        ("a", None, Status.PENDING_COMPILATION),
+        ("b", None, Status.READY),
+    ]
+    assert tracker.update_many(["a", "b"], [PENDING, READY]) == []
+    assert tracker.update("a", FAILED) == [("a", Status.PENDING_COMPILATION, Status.FAILED)]
+    assert same(tracker.status("a"), RunStatus.from_json(FAILED))
+    # A new message without a new status is stored, but is not a transition.
+    other = b'{"status":"failed","message":"other"}'
+    assert tracker.update("a", other) == []
+    assert same(tracker.status("a"), RunStatus.from_json(other))
+    assert len(tracker) == 2 and "a" in tracker and "c" not in tracker
+    with pytest.raises(KeyError):
+        tracker.status("c")
+    with pytest.raises(KeyError):
+        tracker.is_terminal("c")
+
+
+def test_the_same_job_twice_in_one_update() -> None:
+    tracker = JobTracker()
+    transitions = tracker.update_many(["a", "a", "a"], [PENDING, READY, READY])
+    assert transitions == [
+        ("a", None, Status.PENDING_COMPILATION),
+        ("a", Status.PENDING_COMPILATION, Status.READY),
+    ]
+
+
+def test_bad_payloads_leave_the_last_good_state() -> None:
+    tracker = JobTracker()
+    tracker.update_many(["a", "b"], [PENDING, READY])
+    transitions = tracker.update_many(["a", "b", "c"], [b"{", READY, b'{"status":"x"}'])
+    assert transitions == []
+    assert tracker.status("a").status is Status.PENDING_COMPILATION
+    assert "c" not in tracker
+    assert [(job, name) for job, name, _ in tracker.last_errors] == [
+        ("a", "JSONDecodeError"),
+        ("c", "ValueError"),
+    ]
+    tracker.update("b", READY)
+    assert tracker.last_errors == []
+
+
+def test_mismatched_lengths_change_nothing() -> None:
+    tracker = JobTracker()
+    tracker.update("a", PENDING)
+    with pytest.raises(ValueError, match="2 job ids but 1 payloads"):
+        tracker.update_many(["a", "b"], [READY])
+    assert tracker.jobs() == ["a"]
+    assert tracker.status("a").status is Status.PENDING_COMPILATION
+    with pytest.raises(TypeError):
+        tracker.update_many([1], [READY])
+    assert len(tracker) == 1
+
+
+def test_uuid_job_ids_are_normalised_to_str() -> None:
+    tracker = JobTracker()
+    job = uuid.UUID("12345678-1234-5678-1234-567812345678")
+    assert tracker.update(job, READY) == [(str(job), None, Status.READY)]
+    assert tracker.status(str(job)) == tracker.status(job)
+    assert job in tracker and tracker.jobs() == [str(job)]
+    assert tracker.forget([job]) == 1
+    assert len(tracker) == 0
+
+
+def test_counts_jobs_terminal_forget() -> None:
+    tracker = JobTracker()
+    ids = [f"job-{i}" for i in range(6)]
+    payloads = [
+        PENDING,
+        READY,
+        FAILED,
+        b'{"status":"aborted"}',
+        b'{"status":"pending execution"}',
+        PENDING,
+    ]
+    tracker.update_many(ids, payloads)
+    counts = tracker.counts()
+    assert list(counts) == list(Status)
+    assert counts == {
+        Status.PENDING_COMPILATION: 2,
+        Status.PENDING_EXECUTION: 1,
+        Status.READY: 1,
+        Status.FAILED: 1,
+        Status.ABORTED: 1,
+    }
+    assert tracker.jobs(Status.PENDING_COMPILATION) == ["job-0", "job-5"]
+    assert tracker.jobs("ready", Status.FAILED) == ["job-1", "job-2"]
+    assert tracker.jobs() == ids
+    assert [tracker.is_terminal(i) for i in ids] == [False, True, True, True, False, False]
+    assert tracker.forget(["job-1", "job-1", "nope"]) == 1
+    assert tracker.jobs() == [i for i in ids if i != "job-1"]
+    # New jobs keep first-seen order after forgetting.
+    tracker.update("job-1", READY)
+    assert tracker.jobs()[-1] == "job-1"
+
+
+def test_forgetting_many_jobs_compacts_and_keeps_order() -> None:
+    tracker = JobTracker()
+    ids = [f"j{i}" for i in range(1000)]
+    tracker.update_many(ids, [PENDING] * 1000)
+    assert tracker.forget(ids[::2]) == 500
+    assert tracker.jobs() == ids[1::2]
+    assert all(tracker.status(i).status is Status.PENDING_COMPILATION for i in ids[1::2])
+
+
+def test_second_poll_reports_exactly_the_changed_jobs() -> None:
+    first = generate_payloads(20_000, seed=1)
+    second = list(first)
+    changed = set(range(0, 20_000, 10))
+    for i in changed:
+        second[i] = READY if RunStatus.from_json(first[i]).status is not Status.READY else PENDING
+    ids = [str(uuid.UUID(int=i)) for i in range(20_000)]
+    tracker = JobTracker()
+    assert len(tracker.update_many(ids, first)) == 20_000
+    transitions = tracker.update_many(ids, second)
+    assert {ids.index(job) for job, _, _ in transitions} == changed
+    for job, previous, new in transitions:
+        i = ids.index(job)
+        assert previous is RunStatus.from_json(first[i]).status
+        assert new is RunStatus.from_json(second[i]).status
+    for i in range(0, 20_000, 777):
+        assert same(tracker.status(ids[i]), RunStatus.from_json(second[i]))
+
+
+def test_pickle_round_trip() -> None:
+    tracker = JobTracker()
+    ids = [f"j{i}" for i in range(300)]
+    raw = generate_payloads(300, seed=4)
+    tracker.update_many(ids, raw)
+    tracker.forget(ids[:10])
+    back = pickle.loads(pickle.dumps(tracker))
+    assert back.jobs() == tracker.jobs() and back.counts() == tracker.counts()
+    for job, payload in zip(ids[10:], raw[10:]):
+        assert same(back.status(job), RunStatus.from_json(payload))
+    rebuild, (state,) = tracker.__reduce__()
+    with pytest.raises(ValueError):
+        rebuild((state[0][:-1], state[1]))
+    with pytest.raises(ValueError):
+        rebuild((["x", "x"], state[1][:2]))
+
+
+def test_concurrent_updates_from_threads() -> None:
+    tracker = JobTracker()
+    errors: list[BaseException] = []
+
+    def poll(worker: int) -> None:
+        try:
+            ids = [f"w{worker}-{i}" for i in range(2000)]
+            for payload in (PENDING, READY, FAILED):
+                tracker.update_many(ids, [payload] * len(ids))
+                tracker.counts()
+                tracker.jobs(Status.READY)
+        except BaseException as exc:
+            errors.append(exc)
+
+    threads = [threading.Thread(target=poll, args=(w,)) for w in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert errors == []
+    assert len(tracker) == 8000
+    assert tracker.counts()[Status.FAILED] == 8000
+
+
+def test_hostile_payloads_are_errors_not_crashes() -> None:
+    tracker = JobTracker()
+    hostile: list[Any] = [b"\xff", b"[" * 100_000, 12, "\ud800", b'{"status":"ready","x":NaN}']
+    ids = [f"h{i}" for i in range(len(hostile))]
+    transitions = tracker.update_many(ids, hostile)
+    assert transitions == [("h4", None, Status.READY)]
+    assert [job for job, _, _ in tracker.last_errors] == ids[:4]
