@@ -580,6 +580,16 @@ impl StatusBatch {
         self.columns.len()
     }
 
+    /// The batch's memory, for `sys.getsizeof`: the columns and tables in Rust, and the error
+    /// entries (not the exception objects they keep).
+    fn __sizeof__(&self) -> usize {
+        let (entries, tables) = self.columns.heap_bytes();
+        std::mem::size_of::<Self>()
+            + entries
+            + tables
+            + self.errors.capacity() * std::mem::size_of::<ErrorEntry>()
+    }
+
     fn __getitem__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
         let py = slf.py();
         let batch = slf.get();

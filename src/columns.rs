@@ -50,6 +50,11 @@ pub struct Table {
 }
 
 impl Table {
+    /// Bytes this table holds on the heap.
+    pub fn heap_bytes(&self) -> usize {
+        self.data.capacity() + self.ends.capacity() * std::mem::size_of::<usize>()
+    }
+
     pub fn len(&self) -> usize {
         self.ends.len()
     }
@@ -318,6 +323,15 @@ fn ids_from_bytes(bytes: &[u8]) -> Result<Vec<u32>, Error> {
 }
 
 impl Columns {
+    /// Bytes held on the heap by the per-entry columns, and by the tables of distinct strings
+    /// and warnings lists (shared with slices, so counted in each).
+    pub fn heap_bytes(&self) -> (usize, usize) {
+        let entries = self.codes.capacity()
+            + self.presence.capacity()
+            + (self.message.capacity() + self.warnings.capacity()) * ID_BYTES;
+        (entries, self.strings.heap_bytes() + self.lists.heap_bytes())
+    }
+
     pub fn len(&self) -> usize {
         self.codes.len()
     }

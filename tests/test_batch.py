@@ -464,3 +464,18 @@ print("ok")
         [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
     )
     assert completed.stdout.strip() == "ok", completed.stderr
+
+
+def test_memory_per_entry_beyond_the_distinct_strings_is_at_most_32_bytes() -> None:
+    """Doubling a batch of the same statuses adds only per-entry columns: at most 32 bytes each.
+
+    The tables of distinct strings are the same in both batches, so the size difference is
+    what each extra entry costs.
+    """
+    payloads = generate_payloads(50_000, seed=7)
+    small = StatusBatch.from_payloads(payloads)
+    large = StatusBatch.from_payloads(payloads * 2)
+    per_entry = (sys.getsizeof(large) - sys.getsizeof(small)) / len(payloads)
+    assert 0 < per_entry <= 32
+    # And the whole batch stays far below one RunStatus object per entry (hundreds of bytes).
+    assert sys.getsizeof(large) / len(large) <= 64
