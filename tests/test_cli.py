@@ -116,6 +116,46 @@ def test_blank_lines_count_for_numbering_across_chunks(
     _check(got, lines, top=5)
 
 
+def test_the_stream_is_read_in_bounded_chunks(
+    workload: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # Never the whole file at once: every read and every parsed chunk is about a chunk's size.
+    reads: list[int] = []
+    chunks: list[int] = []
+    real_open = open
+
+    class Recording:
+        def __init__(self, path: str, mode: str) -> None:
+            assert mode == "rb"
+            self.file = real_open(path, "rb")
+
+        def read(self, n: int = -1) -> bytes:
+            reads.append(n)
+            return self.file.read(n)
+
+        def fileno(self) -> int:
+            return self.file.fileno()
+
+        def close(self) -> None:
+            self.file.close()
+
+    import iqm_runstatus.__main__ as cli
+
+    add_chunk = summary_module.Summary.add_chunk
+
+    def recording_add_chunk(self: Any, chunk: bytes) -> None:
+        chunks.append(len(chunk))
+        add_chunk(self, chunk)
+
+    monkeypatch.setattr(cli, "open", Recording, raising=False)
+    monkeypatch.setattr(summary_module.Summary, "add_chunk", recording_add_chunk)
+    got = _summarize_json([str(workload), "--chunk-bytes", "65536"], capsys)
+    assert got["payloads"] == 20000
+    assert reads and all(n == 65536 for n in reads)
+    longest = max(map(len, workload.read_bytes().split(b"\n")))
+    assert len(chunks) > 10 and max(chunks) <= 65536 + longest
+
+
 def test_empty_input(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
     path = tmp_path / "empty.ndjson"
     path.write_bytes(b"")
