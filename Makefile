@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 RUST_SOURCES := $(wildcard src/*.rs) Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help venv build build-debug run test test-rust test-py bench lint fmt clean
+.PHONY: help venv build build-debug run test test-rust test-py bench bench-report lint fmt clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -40,6 +40,17 @@ test-py: build ## run the pytest suite (benchmarks run once, untimed, as a corre
 
 bench: build ## run the benchmarks and print the ratios
 	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name
+
+BENCH_REPORT := benches/report
+
+# matplotlib is installed here rather than in requirements-dev.txt: only the charts need it,
+# and it is heavy. Batches of 10^3 to 10^6 give the throughput chart its points.
+bench-report: build ## run the benchmarks and chart them into benches/report (PNGs, ratios.md)
+	$(PIP) install --quiet "matplotlib>=3.5"
+	mkdir -p $(BENCH_REPORT)
+	BENCH_SIZES=3,4,5,6 $(PY) -m pytest benches -q --benchmark-only --benchmark-sort=name \
+		--benchmark-columns=median,ops --benchmark-json=$(BENCH_REPORT)/benchmarks.json
+	$(PY) -m benches.report $(BENCH_REPORT)/benchmarks.json $(BENCH_REPORT)
 
 # stubtest compares the stub with the built module, hence the build.
 lint: $(VENV)/.built-release ## cargo fmt/clippy, ruff, mypy, user-code typing and stubtest

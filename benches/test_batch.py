@@ -1,6 +1,9 @@
-"""Benchmarks of the batch tools against the pure path and msgspec, at 10^3 and 10^5 payloads.
+"""Benchmarks of the batch tools against the pure path, pydantic and msgspec, at 10^3 and 10^5
+payloads.
 
-Set ``BENCH_LARGE=1`` to add 10^6. Every implementation's result is checked before it is timed.
+Set ``BENCH_LARGE=1`` to add 10^6, or ``BENCH_SIZES`` to powers of ten (``BENCH_SIZES=3,4,5,6``
+for 10^3 to 10^6, as the benchmark report plots). Every implementation's result is checked
+before it is timed.
 """
 
 from __future__ import annotations
@@ -11,11 +14,21 @@ from collections import Counter
 from typing import Any, Callable, Optional
 
 import msgspec
+import pydantic
 import pytest
+from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
 from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch, parse_many, pure_from_json
 from iqm_runstatus._workload import generate_payloads
 
-SIZES = [10**3, 10**5] + ([10**6] if os.environ.get("BENCH_LARGE") == "1" else [])
+
+def _sizes() -> list[int]:
+    exponents = os.environ.get("BENCH_SIZES", "").strip()
+    if exponents:
+        return [10 ** int(e) for e in exponents.split(",")]
+    return [10**3, 10**5] + ([10**6] if os.environ.get("BENCH_LARGE") == "1" else [])
+
+
+SIZES = _sizes()
 
 
 class StatusStruct(msgspec.Struct):
@@ -65,8 +78,15 @@ def counts_msgspec(raw: list[bytes]) -> dict[Status, int]:
     return dict(Counter(decode(p).status for p in raw))
 
 
+def counts_pydantic(raw: list[bytes]) -> dict[Status, int]:
+    # The reference model validated by pydantic alone, as iqm-client's users could do.
+    validate = RefRunStatus.model_validate_json
+    return {Status(s): n for s, n in Counter(validate(p).status for p in raw).items()}
+
+
 COUNTS: dict[str, Callable[[list[bytes]], dict[Status, int]]] = {
     "ours-pure": counts_pure,
+    "pydantic": counts_pydantic,
     "msgspec": counts_msgspec,
     "ours": counts_ours,
     # The same on one thread: what the parallel parse adds.
@@ -90,9 +110,12 @@ def test_counts(benchmark: Any, count: int, impl: str) -> None:
 # Every status as an object.
 
 _list_decoder = msgspec.json.Decoder(list[StatusStruct])
+# pydantic's own batch path: one JSON array validated into a list of models.
+_list_adapter = pydantic.TypeAdapter(list[RefRunStatus])
 
 TO_LIST: dict[str, Callable[[int], list[Any]]] = {
     "ours-pure": lambda n: [pure_from_json(p) for p in payloads(n)],
+    "pydantic": lambda n: _list_adapter.validate_json(joined(n)),
     "msgspec": lambda n: _list_decoder.decode(joined(n)),
     "ours": lambda n: parse_many(payloads(n)),
     "ours-array": lambda n: StatusBatch.from_json_array(joined(n)).to_list(),
@@ -110,7 +133,9 @@ def test_to_list(benchmark: Any, count: int, impl: str) -> None:
     for i in range(0, len(raw), max(1, len(raw) // 500)):
         expected = RunStatus.from_json(raw[i])
         assert fields(result[i]) == fields(expected)
-        if impl != "msgspec":
+        if impl == "pydantic":
+            assert result[i].model_fields_set == expected.model_fields_set
+        elif impl != "msgspec":
             assert result[i] == expected
             assert result[i].model_fields_set == expected.model_fields_set
     del result

@@ -1,7 +1,8 @@
-"""Command line: ``python -m iqm_runstatus bench`` and ``python -m iqm_runstatus generate``.
+"""Command line: ``python -m iqm_runstatus {bench,generate,summarize}``.
 
 ``bench`` times the Rust path against the pure-Python path on a generated workload;
-``generate`` writes a workload as NDJSON, one payload a line, for other tools to replay.
+``generate`` writes a workload as NDJSON, one payload a line, for other tools to replay;
+``summarize`` streams an NDJSON file of payloads and reports counts, messages and bad lines.
 """
 
 from __future__ import annotations
@@ -10,14 +11,18 @@ import argparse
 import gc
 import json
 import os
+import stat
 import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import Any, Callable, NoReturn
+from typing import TYPE_CHECKING, Any, Callable, NoReturn
 
-from . import NATIVE, RunStatus, pure_from_dict, pure_from_json
+from . import NATIVE, RunStatus, Status, pure_from_dict, pure_from_json
 from ._workload import iter_payloads
+
+if TYPE_CHECKING:
+    from ._summary import Summary
 
 PROG = "iqm-runstatus"
 
@@ -59,10 +64,11 @@ def _rate(text: str) -> float:
 def _parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
-        description="Benchmark the Rust-accelerated RunStatus, or generate job-status payloads.",
+        description="Benchmark the Rust-accelerated RunStatus, generate job-status payloads, "
+        "or summarize a file of them.",
     )
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{bench,generate}", parser_class=_Parser
+        dest="command", required=True, metavar="{bench,generate,summarize}", parser_class=_Parser
     )
     bench = commands.add_parser(
         "bench",
@@ -92,6 +98,35 @@ def _parser() -> _Parser:
         help="fraction of malformed payloads, 0 to 1 (default 0)",
     )
     gen.add_argument("out", metavar="OUT", help="output file, or - for standard output")
+    summ = commands.add_parser(
+        "summarize",
+        help="count the statuses, messages and invalid lines of an NDJSON file",
+        description="Read job-status payloads as NDJSON, one a line, in chunks (so files larger "
+        "than memory work), and print the count of each status, the most common failure "
+        "messages and warnings, and the invalid lines with their numbers.",
+    )
+    summ.add_argument("file", metavar="FILE", help="NDJSON file, or - for standard input")
+    summ.add_argument(
+        "--top",
+        type=_positive,
+        default=5,
+        metavar="N",
+        help="failure messages and warnings to show (default 5)",
+    )
+    summ.add_argument(
+        "--max-invalid",
+        type=_count,
+        default=1000,
+        metavar="N",
+        help="invalid lines to keep and show; all are counted (default 1000)",
+    )
+    summ.add_argument("--json", action="store_true", help="print one JSON object instead")
+    summ.add_argument(
+        "--no-progress", action="store_true", help="no progress bar (shown on a terminal with tqdm)"
+    )
+    # Hidden: small chunks exercise the chunk boundaries in tests; a forced bar, its code path.
+    summ.add_argument("--chunk-bytes", type=_positive, help=argparse.SUPPRESS)
+    summ.add_argument("--force-progress", action="store_true", help=argparse.SUPPRESS)
     return parser
 
 
@@ -195,6 +230,105 @@ def _generate(count: int, seed: int, invalid_rate: float, out: str) -> int:
     return 0
 
 
+def _clip(text: str, limit: int = 100) -> str:
+    text = " ".join(text.split())
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _print_summary(name: str, summary: Summary, top: int) -> None:
+    payloads = summary.payloads
+
+    def share(n: int) -> str:
+        return f"{n / payloads:7.2%}" if payloads else f"{'-':>7}"
+
+    print(
+        f"{name}: {summary.lines:,} lines, {payloads:,} payloads "
+        f"({summary.blank_lines:,} blank lines skipped)"
+    )
+    width = max(len(s.value) for s in Status)
+    print(f"  {'status':<{width}} {'count':>12} {'share':>7}")
+    for status in Status:
+        n = summary.counts[status]
+        print(f"  {status.value:<{width}} {n:>12,} {share(n)}")
+    print(f"  {'invalid':<{width}} {summary.invalid:>12,} {share(summary.invalid)}")
+    if summary.approximate:
+        print(
+            "note: too many distinct strings to keep all: rare ones were dropped, "
+            "so counts are lower bounds"
+        )
+    for title, counter, distinct in (
+        ("failure messages", summary.failure_messages, len(summary.failure_messages)),
+        ("warnings", summary.warnings, len(summary.warnings)),
+    ):
+        if not counter:
+            continue
+        print(f"most common {title} ({min(top, distinct)} of {distinct:,} distinct):")
+        for text, n in counter.most_common(top):
+            print(f"  {n:>12,}  {'(no message)' if text is None else _clip(text)}")
+    if summary.invalid:
+        kept = len(summary.invalid_lines)
+        more = f", the first {kept:,} shown" if kept < summary.invalid else ""
+        print(f"invalid lines ({summary.invalid:,}{more}):")
+        for bad in summary.invalid_lines:
+            print(f"  line {bad.line}: {bad.error}: {bad.message}")
+
+
+def _progress_bar(total: int | None, chunk_bytes: int, force: bool) -> Any:
+    """A tqdm bar on stderr, or None: tqdm is optional, and a bar only helps a person watching
+    a read of more than one chunk."""
+    if not (force or (sys.stderr.isatty() and (total is None or total > chunk_bytes))):
+        return None
+    try:
+        from tqdm import tqdm
+    except ImportError:
+        return None
+    return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
+
+
+def _summarize(args: argparse.Namespace) -> int:
+    # Imported here: the other commands must not load the native core under IQM_RUNSTATUS_PURE.
+    from ._summary import CHUNK_BYTES, summarize_stream
+
+    chunk_bytes = args.chunk_bytes or CHUNK_BYTES
+    name = "<stdin>" if args.file == "-" else args.file
+    try:
+        stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+    except OSError as exc:
+        print(f"{PROG}: error: cannot read {name!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    try:
+        total: int | None = None
+        try:
+            info = os.fstat(stream.fileno())
+        except (OSError, ValueError):
+            pass  # not a real file (a test's stand-in for stdin): no total to show
+        else:
+            total = info.st_size if stat.S_ISREG(info.st_mode) else None
+        bar = None if args.no_progress else _progress_bar(total, chunk_bytes, args.force_progress)
+        try:
+            summary = summarize_stream(
+                stream,
+                max_invalid=args.max_invalid,
+                chunk_bytes=chunk_bytes,
+                on_progress=None if bar is None else bar.update,
+            )
+        finally:
+            if bar is not None:
+                bar.close()
+    except OSError as exc:
+        # A directory opens on POSIX and fails on read; a disk can fail mid-way.
+        print(f"{PROG}: error: cannot read {name!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    finally:
+        if stream is not sys.stdin.buffer:
+            stream.close()
+    if args.json:
+        print(json.dumps({"source": name, **summary.to_dict(args.top)}, ensure_ascii=False))
+    else:
+        _print_summary(name, summary, args.top)
+    return 0
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Runs the command line; returns the exit code (2 for bad arguments)."""
     try:
@@ -205,6 +339,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         if args.command == "bench":
             return _bench(args.size, args.repeat, args.seed)
+        if args.command == "summarize":
+            return _summarize(args)
         return _generate(args.count, args.seed, args.invalid_rate, args.out)
     except KeyboardInterrupt:
         return 130

@@ -1,0 +1,111 @@
+"""`benches/report.py` renders readable charts and a correct ratio table from benchmark JSON."""
+
+from __future__ import annotations
+
+import importlib
+import json
+from pathlib import Path
+from types import ModuleType
+from typing import Any
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+IMPLS = ("reference", "ours-pure", "pydantic", "msgspec", "ours")
+PAYLOADS = {"pending": 32, "ready_warning": 84, "failed": 144}
+
+
+@pytest.fixture
+def report(monkeypatch: pytest.MonkeyPatch) -> ModuleType:
+    monkeypatch.syspath_prepend(str(ROOT))
+    return importlib.import_module("benches.report")
+
+
+def _bench(group: str, impl: str, median: float, **extra: Any) -> dict[str, Any]:
+    params = {"count": extra.pop("count")} if "count" in extra else {}
+    return {
+        "group": group,
+        "params": params,
+        "extra_info": {"impl": impl, **extra},
+        "stats": {"median": median},
+    }
+
+
+def _synthetic() -> dict[str, Any]:
+    """Round numbers: ours 100 ns a payload, each other implementation a known multiple."""
+    factor = {"reference": 20.0, "ours-pure": 15.0, "pydantic": 5.0, "msgspec": 0.5, "ours": 1.0}
+    benchmarks = [
+        # Benchmarks without the suites' extra info (another plugin's, say) are ignored.
+        {"group": None, "params": {}, "extra_info": {}, "stats": {"median": 1.0}},
+    ]
+    for kind in ("bytes", "dict"):
+        for name, size in PAYLOADS.items():
+            for impl in IMPLS:
+                group = f"{kind}: {name} ({size} B)"
+                median = 100e-9 * factor[impl]
+                benchmarks.append(_bench(group, impl, median, input=kind, payload=name))
+    for count in (10**3, 10**4, 10**5, 10**6):
+        # Ours does 10^7 payloads/s, the pure path 10^6, pydantic 2*10^6, msgspec 5*10^6.
+        rates = {"ours-pure": 1e6, "pydantic": 2e6, "msgspec": 5e6, "ours": 1e7}
+        for impl, rate in rates.items():
+            group = f"batch counts: {count}"
+            benchmarks.append(_bench(group, impl, count / rate, input="batch", count=count))
+        group = f"tracker second poll: {count}"
+        for impl, rate in (("ours-pure", 1e6), ("ours", 4e6)):
+            benchmarks.append(_bench(group, impl, count / rate, input="batch", count=count))
+    return {
+        "machine_info": {"cpu": {"brand_raw": "Test CPU", "count": 2}, "python_version": "3.x"},
+        "datetime": "2026-01-02T03:04:05",
+        "benchmarks": benchmarks,
+    }
+
+
+def test_ratios_table(report: ModuleType, tmp_path: Path) -> None:
+    results = report.load(_synthetic())
+    path = tmp_path / "ratios.md"
+    report.write_ratios(results, path, "Test CPU")
+    text = path.read_text()
+    row = next(line for line in text.splitlines() if line.startswith("| bytes: failed (144 B)"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    # Medians in ns in IMPLS order, then: vs reference, vs pure, vs pydantic, ours/msgspec.
+    assert cells[1:6] == ["2,000", "1,500", "500", "50", "100"]
+    assert cells[6:] == ["20.00x", "15.00x", "5.00x", "2.00x"]
+    assert sum(line.startswith("| dict: ") for line in text.splitlines()) == 3
+    counts = text.split("## batch counts")[1].split("##")[0]
+    row = next(line for line in counts.splitlines() if line.startswith("| 1,000,000 "))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[1:5] == ["1,000,000", "2,000,000", "5,000,000", "10,000,000"]
+    assert cells[5:] == ["10.00x", "5.00x", "2.00x"]
+    assert "## tracker second poll" in text and "Test CPU" in text
+
+
+def test_render_writes_both_charts(report: ModuleType, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    data = _synthetic()
+    written = report.render(data, tmp_path / "out")
+    names = sorted(p.name for p in written)
+    assert names == ["batch.png", "ratios.md", "single.png"]
+    for name in ("single.png", "batch.png"):
+        head = (tmp_path / "out" / name).read_bytes()[:8]
+        assert head == b"\x89PNG\r\n\x1a\n"
+    # The command line does the same from a file.
+    src = tmp_path / "benchmarks.json"
+    src.write_text(json.dumps(data))
+    assert report.main([str(src), str(tmp_path / "cli")]) == 0
+    assert (tmp_path / "cli" / "batch.png").stat().st_size > 10_000
+
+
+def test_a_suite_that_did_not_run_has_no_chart(report: ModuleType, tmp_path: Path) -> None:
+    pytest.importorskip("matplotlib")
+    data = _synthetic()
+    data["benchmarks"] = [b for b in data["benchmarks"] if b["extra_info"].get("input") == "batch"]
+    written = report.render(data, tmp_path)
+    assert sorted(p.name for p in written) == ["batch.png", "ratios.md"]
+
+
+def test_unreadable_json_is_one_line(
+    report: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert report.main([str(tmp_path / "missing.json"), str(tmp_path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error:" in err
