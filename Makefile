@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 RUST_SOURCES := $(wildcard src/*.rs) Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help venv build build-debug run test test-rust test-py bench bench-report lint fmt clean
+.PHONY: help venv build build-debug run test test-rust test-py bench bench-report lint fmt clean fuzz fuzz-smoke fuzz-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,24 @@ test-rust: $(VENV)/.installed ## run the Rust unit tests
 
 test-py: build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
 	$(PY) -m pytest -q --benchmark-disable
+
+# cargo fuzz passes nightly-only flags (sanitizer, coverage) to rustc; RUSTC_BOOTSTRAP lets the
+# stable toolchain accept them. The targets link the core, so pyo3 needs an interpreter.
+FUZZ_TARGETS := parse_status escapes
+FUZZ_ENV := RUSTC_BOOTSTRAP=1 PYO3_PYTHON=$(abspath $(PY))
+
+fuzz-tools:
+	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
+
+fuzz: $(VENV)/.installed fuzz-tools ## run each cargo-fuzz target for 10 minutes (not part of test)
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=600 -print_final_stats=1 || exit 1; \
+	done
+
+fuzz-smoke: $(VENV)/.installed fuzz-tools ## run each cargo-fuzz target for 60 seconds
+	cd fuzz && for target in $(FUZZ_TARGETS); do \
+		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=60 -print_final_stats=1 || exit 1; \
+	done
 
 bench: build ## run the benchmarks and print the ratios
 	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name

@@ -35,6 +35,8 @@ pub enum Error {
     Json(serde_json::Error),
     /// The top-level JSON value is not an object.
     NotAnObject,
+    /// A number's integer part has more digits than pydantic's JSON parser reads.
+    TooManyDigits,
     /// The object has no `status` key.
     MissingStatus,
     /// `status` is a string, but not one of the five known values.
@@ -63,6 +65,7 @@ impl fmt::Display for Error {
         match self {
             Error::Json(err) => write!(f, "invalid JSON: {err}"),
             Error::NotAnObject => f.write_str("a job status must be a JSON object"),
+            Error::TooManyDigits => f.write_str("a number has more than 4300 integer digits"),
             Error::MissingStatus => f.write_str("the key 'status' is missing"),
             Error::UnknownStatus => f.write_str("'status' is not a known job status"),
             Error::WrongType(field) => write!(f, "'{}' has the wrong type", field.name()),
@@ -96,6 +99,7 @@ impl From<Error> for PyErr {
                 PyTypeError::new_err(message)
             }
             Error::Json(_)
+            | Error::TooManyDigits
             | Error::MissingStatus
             | Error::UnknownStatus
             | Error::WrongType(_)

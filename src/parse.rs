@@ -41,14 +41,24 @@ pub struct ParsedStatus<'a> {
 
 /// Parses one JSON document. `Ok` only when the result is certainly the reference's.
 pub fn parse_status(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
-    if let Some(parsed) = Plain::new(input).document() {
+    if let Some(parsed) = parse_plain(input) {
         return Ok(parsed);
     }
     parse_with_serde(input)
 }
 
+/// The plain-shape scanner alone: `Some` only for documents it answers itself. Exposed so the
+/// fuzz targets can check it against [`parse_with_serde`] on every input.
+#[doc(hidden)]
+pub fn parse_plain(input: &[u8]) -> Option<ParsedStatus<'_>> {
+    Plain::new(input).document()
+}
+
 /// The general parse, through serde_json: every escape, extra key and nesting.
 pub fn parse_with_serde(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
+    if has_long_integer_part(input) {
+        return Err(Error::TooManyDigits);
+    }
     let problem = Cell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(input);
     let parsed = DocumentSeed { problem: &problem }.deserialize(&mut deserializer);
@@ -59,6 +69,49 @@ pub fn parse_with_serde(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
     let parsed = parsed?;
     deserializer.end()?;
     Ok(parsed)
+}
+
+/// The most digits a number's integer part may have. pydantic's JSON parser rejects a longer
+/// one even when an exponent brings the value into range (`json.loads` rejects only a longer
+/// integer); serde_json reads both, so such documents are left to the pure path.
+const MAX_INTEGER_DIGITS: usize = 4300;
+
+/// Whether a run of more than [`MAX_INTEGER_DIGITS`] digits appears outside strings. Inputs
+/// too short to hold one are not scanned; digits inside strings don't count, so a document
+/// the plain scanner accepts (strings only) is never refused here.
+fn has_long_integer_part(input: &[u8]) -> bool {
+    if input.len() <= MAX_INTEGER_DIGITS {
+        return false;
+    }
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut digits = 0;
+    for &byte in input {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits > MAX_INTEGER_DIGITS {
+                    return true;
+                }
+            }
+            b'"' => {
+                in_string = true;
+                digits = 0;
+            }
+            _ => digits = 0,
+        }
+    }
+    false
 }
 
 /// Whether `byte` continues a string without escape, control character or non-ASCII text.
@@ -711,15 +764,45 @@ mod tests {
             r#"{"status":"ready"} x"#,
             r#"{"status":"ready",}"#,
             "",
-            big_int.as_str(),
             deep.as_str(),
         ] {
             assert!(matches!(parse(doc), Err(Error::Json(_))), "{doc:.60}");
         }
+        assert!(matches!(parse(&big_int), Err(Error::TooManyDigits)));
         assert!(matches!(
             parse_status(b"{\"status\":\"ready\",\"m\":\"\xff\"}"),
             Err(Error::Json(_))
         ));
+    }
+
+    #[test]
+    fn long_integer_parts_are_refused_even_in_range() {
+        // Found by the Python-level fuzzing: serde_json reads these as finite floats, but
+        // pydantic's model_validate_json rejects an integer part over 4300 digits.
+        let nines = "9".repeat(MAX_INTEGER_DIGITS + 1);
+        for number in [
+            format!("{nines}e-4000"),
+            format!("-{nines}.5e-4000"),
+            // A long exponent is refused too: rare, and the pure path is right either way.
+            format!("0.5e-{nines}"),
+        ] {
+            let doc = format!(r#"{{"status":"ready","x":{number}}}"#);
+            assert!(
+                matches!(parse(&doc), Err(Error::TooManyDigits)),
+                "{number:.20}"
+            );
+        }
+        let in_range = format!(
+            r#"{{"status":"ready","x":{}e-4000}}"#,
+            "9".repeat(MAX_INTEGER_DIGITS)
+        );
+        assert!(parse(&in_range).is_ok());
+        // Digits inside strings, even after escaped quotes, are text, not numbers.
+        let in_string = format!(r#"{{"status":"ready","message":"\"{nines}","x":1}}"#);
+        assert!(parse(&in_string).is_ok());
+        let plain = format!(r#"{{"status":"ready","message":"{nines}"}}"#);
+        assert!(parse_plain(plain.as_bytes()).is_some());
+        assert!(parse_with_serde(plain.as_bytes()).is_ok());
     }
 
     #[test]

@@ -987,3 +987,10 @@ raw_documents = st.one_of(
 
 # Documents that only hold valid payloads (for tests that want a successful parse most times).
 valid_documents = st.one_of(dumped_documents(), handwritten_documents())
+
+
+def pytest_configure(config: Any) -> None:
+    config.addinivalue_line(
+        "markers",
+        "slow: the heaviest tests (leak loops, 100 MB inputs); deselect with -m 'not slow'",
+    )
