@@ -61,10 +61,8 @@ bench: build ## run the benchmarks and print the ratios
 
 BENCH_REPORT := benches/report
 
-# matplotlib is installed here rather than in requirements-dev.txt: only the charts need it,
-# and it is heavy. Batches of 10^3 to 10^6 give the throughput chart its points.
+# Batches of 10^3 to 10^6 give the throughput chart its points.
 bench-report: build ## run the benchmarks and chart them into benches/report (PNGs, ratios.md)
-	$(PIP) install --quiet "matplotlib>=3.5"
 	mkdir -p $(BENCH_REPORT)
 	BENCH_SIZES=3,4,5,6 $(PY) -m pytest benches -q --benchmark-only --benchmark-sort=name \
 		--benchmark-columns=median,ops --benchmark-json=$(BENCH_REPORT)/benchmarks.json
