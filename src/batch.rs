@@ -652,18 +652,7 @@ impl StatusBatch {
 
     /// The number of entries in each status: every ``Status`` member, in enum order.
     fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let model = Model::get(py)?;
-        let mut counts = [0usize; 5];
-        for &code in self.columns.codes() {
-            if let Some(count) = counts.get_mut(usize::from(code)) {
-                *count += 1;
-            }
-        }
-        let dict = PyDict::new(py);
-        for (status, count) in StatusCode::ALL.into_iter().zip(counts) {
-            dict.set_item(model.member(status), count)?;
-        }
-        Ok(dict)
+        Model::get(py)?.status_counts(py, self.columns.codes().iter().copied())
     }
 
     /// The positions, ascending, of the entries in any of ``statuses`` (every valid entry if

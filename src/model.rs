@@ -75,6 +75,26 @@ impl Model {
         }
     }
 
+    /// `{Status member: count}` for every member, in enum order, from one status code per
+    /// entry (codes that are no status, such as an invalid entry's, are not counted).
+    pub fn status_counts<'py>(
+        &self,
+        py: Python<'py>,
+        codes: impl IntoIterator<Item = u8>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let mut counts = [0usize; 5];
+        for code in codes {
+            if let Some(count) = counts.get_mut(usize::from(code)) {
+                *count += 1;
+            }
+        }
+        let dict = PyDict::new(py);
+        for (status, count) in StatusCode::ALL.into_iter().zip(counts) {
+            dict.set_item(self.member(status), count)?;
+        }
+        Ok(dict)
+    }
+
     /// The code of `value` if it is one of the `Status` members itself.
     pub fn code_of_member(&self, value: &Bound<'_, PyAny>) -> Option<StatusCode> {
         StatusCode::ALL

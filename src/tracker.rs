@@ -241,18 +241,12 @@ impl JobTracker {
 
     /// The number of jobs in each status: every ``Status`` member, in enum order.
     fn counts<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
-        let model = Model::get(py)?;
-        let mut counts = [0usize; 5];
-        for job in self.lock()?.jobs() {
-            if let Some(count) = counts.get_mut(job.latest.status as usize) {
-                *count += 1;
-            }
-        }
-        let dict = PyDict::new(py);
-        for (status, count) in StatusCode::ALL.into_iter().zip(counts) {
-            dict.set_item(model.member(status), count)?;
-        }
-        Ok(dict)
+        let codes: Vec<u8> = self
+            .lock()?
+            .jobs()
+            .map(|job| job.latest.status as u8)
+            .collect();
+        Model::get(py)?.status_counts(py, codes)
     }
 
     /// The ids of the jobs in any of ``statuses`` (every job if none is given), in the order

@@ -144,13 +144,6 @@ def ensure_native() -> None:
         _registered = True
 
 
-_registered = NATIVE
+_registered = False
 if NATIVE:
-    _core.init(
-        RunStatus,
-        Status,
-        pure_from_dict,
-        pure_from_json,
-        _pydantic_validate_python,
-        _pydantic_validate_json,
-    )
+    ensure_native()
