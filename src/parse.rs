@@ -236,36 +236,53 @@ impl<'a> Plain<'a> {
         }
     }
 
-    /// Consumes the first of `literals` the input continues with, after optional whitespace.
-    fn eat_one_of<T: Copy, const N: usize>(&mut self, literals: [(&[u8], T); N]) -> Option<T> {
-        self.skip_whitespace();
-        let rest = self.input.get(self.at..)?;
-        let (literal, value) = literals.into_iter().find(|(l, _)| rest.starts_with(l))?;
-        self.at += literal.len();
-        Some(value)
+    /// Consumes `literal` if the input continues with it (a fixed-size compare the compiler
+    /// turns into a few word loads, no `memcmp` call).
+    fn eat_exact<const N: usize>(&mut self, literal: &[u8; N]) -> bool {
+        let found = self
+            .input
+            .get(self.at..)
+            .and_then(|rest| rest.first_chunk::<N>())
+            .is_some_and(|head| head == literal);
+        if found {
+            self.at += N;
+        }
+        found
     }
 
-    /// One of the three field names, written plainly (an escaped or other key gives up).
+    /// One of the three field names, written plainly (an escaped or other key gives up). The
+    /// letter after the quote picks the one name to compare.
     fn key(&mut self) -> Option<Field> {
-        self.eat_one_of([
-            (&b"\"status\""[..], Field::Status),
-            (b"\"message\"", Field::Message),
-            (b"\"warnings\"", Field::Warnings),
-        ])
+        self.skip_whitespace();
+        let (field, found) = match self.input.get(self.at + 1)? {
+            b's' => (Field::Status, self.eat_exact(b"\"status\"")),
+            b'm' => (Field::Message, self.eat_exact(b"\"message\"")),
+            b'w' => (Field::Warnings, self.eat_exact(b"\"warnings\"")),
+            _ => return None,
+        };
+        found.then_some(field)
     }
 
-    /// One of the five status values, written plainly.
+    /// One of the five status values, written plainly, picked the same way (the two pending
+    /// states differ at their tenth letter).
     fn status_value(&mut self) -> Option<StatusCode> {
-        self.eat_one_of([
-            (
-                &b"\"pending compilation\""[..],
+        self.skip_whitespace();
+        let letter = |offset: usize| self.input.get(self.at + offset).copied();
+        let (status, found) = match (letter(1)?, letter(9)) {
+            (b'p', Some(b'c')) => (
                 StatusCode::PendingCompilation,
+                self.eat_exact(b"\"pending compilation\""),
             ),
-            (b"\"pending execution\"", StatusCode::PendingExecution),
-            (b"\"ready\"", StatusCode::Ready),
-            (b"\"failed\"", StatusCode::Failed),
-            (b"\"aborted\"", StatusCode::Aborted),
-        ])
+            (b'p', _) => (
+                StatusCode::PendingExecution,
+                self.eat_exact(b"\"pending execution\""),
+            ),
+            (b'r', _) => (StatusCode::Ready, self.eat_exact(b"\"ready\"")),
+            (b'f', _) => (StatusCode::Failed, self.eat_exact(b"\"failed\"")),
+            (b'a', _) => (StatusCode::Aborted, self.eat_exact(b"\"aborted\"")),
+            _ => return None,
+        };
+        found.then_some(status)
     }
 
     fn document(mut self) -> Option<ParsedStatus<'a>> {
