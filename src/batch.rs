@@ -203,18 +203,18 @@ pub fn parse_payloads<'py>(
     Ok((builder, errors))
 }
 
-/// How a payload object is read: its own immutable buffer, a copy, or only by the pure path.
-enum Held {
-    Bytes,
-    Str,
-    Copied(Vec<u8>),
-    Pure,
-}
-
 /// Payload objects, kept alive while the parse reads their buffers without the GIL.
 pub struct Payloads<'py> {
     pub objects: Vec<Bound<'py, PyAny>>,
-    held: Vec<Held>,
+    /// For each payload that is neither `bytes` nor `str`, in order: a copy of its bytes, or
+    /// `None` when only the pure path can read it.
+    copies: Vec<Option<Vec<u8>>>,
+}
+
+/// Whether the parse reads `object`'s own buffer: `bytes` and `str` are immutable, so their
+/// buffers stay valid and unchanged while the object is held, with or without the GIL.
+fn read_in_place(object: &Bound<'_, PyAny>) -> bool {
+    object.is_exact_instance_of::<PyBytes>() || object.is_exact_instance_of::<PyString>()
 }
 
 impl<'py> Payloads<'py> {
@@ -227,21 +227,13 @@ impl<'py> Payloads<'py> {
     }
 
     pub fn from_objects(objects: Vec<Bound<'py, PyAny>>) -> Payloads<'py> {
-        let held = objects
+        // bytearray and memoryview can change once the GIL is released: copied now.
+        let copies = objects
             .iter()
-            .map(|object| {
-                if object.is_exact_instance_of::<PyBytes>() {
-                    Held::Bytes
-                } else if object.is_exact_instance_of::<PyString>() {
-                    Held::Str
-                } else {
-                    // bytearray and memoryview can change once the GIL is released: copied now.
-                    with_json_bytes(object, Accept::AnyBuffer, <[u8]>::to_vec)
-                        .map_or(Held::Pure, Held::Copied)
-                }
-            })
+            .filter(|object| !read_in_place(object))
+            .map(|object| with_json_bytes(object, Accept::AnyBuffer, <[u8]>::to_vec).ok())
             .collect();
-        Payloads { objects, held }
+        Payloads { objects, copies }
     }
 
     pub fn len(&self) -> usize {
@@ -252,22 +244,20 @@ impl<'py> Payloads<'py> {
         self.objects.is_empty()
     }
 
-    /// The bytes of each payload: `bytes` and `str` are immutable, so their buffers stay valid
-    /// and unchanged while `self` holds them, with or without the GIL.
+    /// The bytes of each payload; `None` for one only the pure path can read.
     pub fn slices(&self) -> Vec<Option<&[u8]>> {
+        let mut copies = self.copies.iter();
         self.objects
             .iter()
-            .zip(&self.held)
-            .map(|(object, held)| match held {
-                Held::Bytes => object.cast_exact::<PyBytes>().ok().map(|b| b.as_bytes()),
-                // A str with lone surrogates has no UTF-8 form: the pure path reads it.
-                Held::Str => object
-                    .cast_exact::<PyString>()
-                    .ok()
-                    .and_then(|s| s.to_str().ok())
-                    .map(str::as_bytes),
-                Held::Copied(bytes) => Some(bytes.as_slice()),
-                Held::Pure => None,
+            .map(|object| {
+                if let Ok(bytes) = object.cast_exact::<PyBytes>() {
+                    Some(bytes.as_bytes())
+                } else if let Ok(text) = object.cast_exact::<PyString>() {
+                    // A str with lone surrogates has no UTF-8 form: the pure path reads it.
+                    text.to_str().ok().map(str::as_bytes)
+                } else {
+                    copies.next().and_then(Option::as_deref)
+                }
             })
             .collect()
     }
