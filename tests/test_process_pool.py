@@ -8,14 +8,17 @@ local parse gives, and the parent's instances must unpickle in a worker.
 from __future__ import annotations
 
 import multiprocessing
+import os
 import pickle
+from collections import Counter
 from concurrent.futures import ProcessPoolExecutor
+from pathlib import Path
 from typing import Any
 
 import iqm_runstatus
 import pytest
 from conftest import EDGE_DOCUMENTS, describe_exception, describe_model
-from iqm_runstatus import RunStatus, Status
+from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch
 from iqm_runstatus._workload import generate_payloads
 
 PAYLOADS: list[str | bytes] = [
@@ -110,3 +113,50 @@ def test_pickle_round_trip_of_parsed_payloads(protocol: int) -> None:
         if isinstance(parsed, RunStatus):
             loaded = pickle.loads(pickle.dumps(parsed, protocol))
             assert describe_model(loaded) == describe_model(parsed)
+
+
+# The README's sharding example, run as written: each worker counts the statuses of one byte
+# range of the log (cut at line ends), and the parent adds the counts up.
+def count_shard(path: str, start: int, end: int) -> Counter[Status]:
+    with open(path, "rb") as log:
+        log.seek(start)
+        return Counter(StatusBatch.from_ndjson(log.read(end - start)).counts())
+
+
+def shard_bounds(path: str, shards: int) -> list[tuple[int, int]]:
+    size, bounds = os.path.getsize(path), [0]
+    with open(path, "rb") as log:
+        for i in range(1, shards):
+            log.seek(max(size * i // shards, bounds[-1]))
+            log.readline()  # move on to the next line start
+            bounds.append(log.tell())
+    return list(zip(bounds, [*bounds[1:], size]))
+
+
+def test_sharded_counts_equal_one_pass(tmp_path: Path) -> None:
+    """A log split across a process pool gives the counts of one pass over the whole file."""
+    log = tmp_path / "statuses.ndjson"
+    log.write_bytes(b"\n".join(generate_payloads(20_000, seed=11, invalid_rate=0.01)) + b"\n")
+    with ProcessPoolExecutor(max_workers=2) as pool:
+        parts = pool.map(
+            count_shard, *zip(*[(str(log), s, e) for s, e in shard_bounds(str(log), 4)])
+        )
+        total = sum(parts, Counter())
+    assert total == Counter(StatusBatch.from_ndjson(log.read_bytes()).counts())
+    assert sum(total.values()) > 19_000
+
+
+def snapshot_in_worker(tracker: JobTracker) -> tuple[dict[Status, int], list[str]]:
+    """Runs in a worker: the tracker arrived pickled; its counts and failed jobs are read there."""
+    return tracker.counts(), tracker.jobs(Status.FAILED)
+
+
+def test_tracker_state_crosses_a_process_pool() -> None:
+    """A JobTracker pickles into a worker with its whole state."""
+    tracker = JobTracker()
+    payloads = generate_payloads(500, seed=3)
+    tracker.update_many([f"job-{i}" for i in range(500)], payloads)
+    with ProcessPoolExecutor(max_workers=1) as pool:
+        counts, failed = pool.submit(snapshot_in_worker, tracker).result()
+    assert counts == tracker.counts()
+    assert failed == tracker.jobs(Status.FAILED)
