@@ -90,22 +90,16 @@ pub fn run_status_from_entry<'py>(
     model: &Model,
     entry: &Entry<'_>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let message: FieldValue<'py> = match entry.message {
-        Slot::Absent => Slot::Absent,
-        Slot::Null => Slot::Null,
-        Slot::Value(text) => Slot::Value(new_str_surrogatepass(py, text)?),
-    };
-    let warnings: FieldValue<'py> = match &entry.warnings {
-        Slot::Absent => Slot::Absent,
-        Slot::Null => Slot::Null,
-        Slot::Value(items) => {
-            let list = PyList::empty(py);
-            for item in items {
-                list.append(new_str_surrogatepass(py, item)?)?;
-            }
-            Slot::Value(list.into_any())
+    let message: FieldValue<'py> = entry
+        .message
+        .try_map(|text| new_str_surrogatepass(py, text))?;
+    let warnings: FieldValue<'py> = entry.warnings.try_map(|items| {
+        let list = PyList::empty(py);
+        for item in items {
+            list.append(new_str_surrogatepass(py, item)?)?;
         }
-    };
+        Ok::<_, PyErr>(list.into_any())
+    })?;
     new_run_status(py, model, entry.status, message, warnings)
 }
 

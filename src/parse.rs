@@ -29,6 +29,15 @@ impl<T> Slot<T> {
     pub fn is_present(&self) -> bool {
         !matches!(self, Slot::Absent)
     }
+
+    /// The same presence, with `convert` applied to a value.
+    pub fn try_map<U, E>(&self, convert: impl FnOnce(&T) -> Result<U, E>) -> Result<Slot<U>, E> {
+        Ok(match self {
+            Slot::Absent => Slot::Absent,
+            Slot::Null => Slot::Null,
+            Slot::Value(value) => Slot::Value(convert(value)?),
+        })
+    }
 }
 
 /// One parsed job status; strings borrow from the input unless they held escapes.

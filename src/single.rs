@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use crate::input::{read_dict, with_json_bytes, Accept};
 use crate::model::Model;
 use crate::objects::{new_run_status, new_str, new_str_list, FieldValue};
-use crate::parse::{parse_status, ParsedStatus, Slot};
+use crate::parse::{parse_status, ParsedStatus};
 
 /// The instance for a parsed document.
 pub fn run_status_from_parsed<'py>(
@@ -20,16 +20,10 @@ pub fn run_status_from_parsed<'py>(
     model: &Model,
     parsed: &ParsedStatus<'_>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let message: FieldValue<'py> = match &parsed.message {
-        Slot::Absent => Slot::Absent,
-        Slot::Null => Slot::Null,
-        Slot::Value(text) => Slot::Value(new_str(py, text)?),
-    };
-    let warnings: FieldValue<'py> = match &parsed.warnings {
-        Slot::Absent => Slot::Absent,
-        Slot::Null => Slot::Null,
-        Slot::Value(items) => Slot::Value(new_str_list::<Cow<'_, str>>(py, items)?),
-    };
+    let message: FieldValue<'py> = parsed.message.try_map(|text| new_str(py, text))?;
+    let warnings: FieldValue<'py> = parsed
+        .warnings
+        .try_map(|items| new_str_list::<Cow<'_, str>>(py, items))?;
     new_run_status(py, model, parsed.status, message, warnings)
 }
 
