@@ -234,30 +234,29 @@ def assert_same_sharing(inp: dict, ours: Any, ref: Any) -> None:
         assert ours.warnings is not inp["warnings"]
 
 
-def check_from_dict(inp: Any) -> tuple[Any, ...]:
-    """Ours and the reference's ``from_dict`` agree on ``inp``; neither mutates it."""
+def check_dict_entry(
+    ours_fn: Callable[[Any], Any], ref_fn: Callable[[Any], Any], inp: Any
+) -> tuple[Any, ...]:
+    """Ours and the reference's entry point agree on ``inp``; neither mutates it."""
     before = snapshot(inp)
-    ours = outcome(RunStatus.from_dict, inp)
+    ours = outcome(ours_fn, inp)
     assert_unchanged(inp, before)
-    ref = outcome(RefRunStatus.from_dict, inp)
+    ref = outcome(ref_fn, inp)
     assert_unchanged(inp, before)
     assert ours == ref
     if ours[0] == "ok" and isinstance(inp, dict):
-        assert_same_sharing(inp, RunStatus.from_dict(inp), RefRunStatus.from_dict(inp))
+        assert_same_sharing(inp, ours_fn(inp), ref_fn(inp))
     return ours
+
+
+def check_from_dict(inp: Any) -> tuple[Any, ...]:
+    """Ours and the reference's ``from_dict`` agree on ``inp``; neither mutates it."""
+    return check_dict_entry(RunStatus.from_dict, RefRunStatus.from_dict, inp)
 
 
 def check_model_validate(obj: Any) -> tuple[Any, ...]:
     """Ours and pydantic's ``model_validate`` agree on ``obj``; neither mutates it."""
-    before = snapshot(obj)
-    ours = outcome(RunStatus.model_validate, obj)
-    assert_unchanged(obj, before)
-    ref = outcome(RefRunStatus.model_validate, obj)
-    assert_unchanged(obj, before)
-    assert ours == ref
-    if ours[0] == "ok" and isinstance(obj, dict):
-        assert_same_sharing(obj, RunStatus.model_validate(obj), RefRunStatus.model_validate(obj))
-    return ours
+    return check_dict_entry(RunStatus.model_validate, RefRunStatus.model_validate, obj)
 
 
 def raw_forms(doc: str | bytes) -> dict[str, Any]:
