@@ -60,12 +60,12 @@ impl ErrorEntry {
 /// The instances cannot form cycles, yet each 700 allocations would start a collection that
 /// walks the growing list again: that tripled the cost of `to_list`. The GIL is held
 /// throughout, so no other thread runs while the collector is off.
-struct GcPause<'py> {
+pub struct GcPause<'py> {
     gc: Option<Bound<'py, PyModule>>,
 }
 
 impl<'py> GcPause<'py> {
-    fn new(py: Python<'py>) -> PyResult<GcPause<'py>> {
+    pub fn new(py: Python<'py>) -> PyResult<GcPause<'py>> {
         let gc = py.import("gc")?;
         if !gc.call_method0("isenabled")?.is_truthy()? {
             return Ok(GcPause { gc: None });

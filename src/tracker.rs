@@ -12,7 +12,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
-use crate::batch::{run_status_from_entry, Payloads, StatusBatch};
+use crate::batch::{run_status_from_entry, GcPause, Payloads, StatusBatch};
 use crate::columns::{Entry, OwnedEntry, SeededHash};
 use crate::error::Error;
 use crate::model::Model;
@@ -57,6 +57,15 @@ impl State {
         self.slots.iter().flatten()
     }
 
+    /// The slot of `id`, trying `hint` before the map: a poll usually lists jobs in the order
+    /// of the previous one, and a slot read in order costs far less than a random probe.
+    fn find(&self, id: &str, hint: usize) -> Option<usize> {
+        match self.slots.get(hint) {
+            Some(Some(job)) if job.id == id => Some(hint),
+            _ => self.by_id.get(id).copied(),
+        }
+    }
+
     fn get(&self, id: &str) -> Option<&Job> {
         self.by_id
             .get(id)
@@ -64,14 +73,18 @@ impl State {
             .and_then(Option::as_ref)
     }
 
-    /// Stores `latest` for `id`; the previous status if it changed (`Some(None)` for a new job).
-    fn set(&mut self, id: &str, latest: &Entry<'_>) -> Option<Option<StatusCode>> {
-        let slot = self
-            .by_id
-            .get(id)
-            .and_then(|&at| self.slots.get_mut(at))
-            .and_then(Option::as_mut);
-        match slot {
+    /// Stores `latest` for `id`, found at `slot` (see `find`); the previous status if it
+    /// changed (`Some(None)` for a new job).
+    fn set(
+        &mut self,
+        id: &str,
+        slot: Option<usize>,
+        latest: &Entry<'_>,
+    ) -> Option<Option<StatusCode>> {
+        match slot
+            .and_then(|at| self.slots.get_mut(at))
+            .and_then(Option::as_mut)
+        {
             Some(job) => {
                 let previous = job.latest.status;
                 // Most polls repeat the last answer: compare before allocating a copy.
@@ -196,12 +209,16 @@ impl JobTracker {
         {
             let mut state = self.lock()?;
             state.last_errors.clear();
+            let mut hint = 0;
             for (at, id) in ids.iter().enumerate() {
                 if let Some(entry) = batch.columns().entry(at) {
-                    if let Some(previous) = state.set(id, &entry) {
+                    let slot = state.find(id, hint);
+                    hint = slot.unwrap_or(state.slots.len()) + 1;
+                    if let Some(previous) = state.set(id, slot, &entry) {
                         transitions.push((at, previous, entry.status));
                     }
                 } else if let Some(error) = batch.error_at(at) {
+                    hint += 1;
                     let error = (
                         (*id).to_owned(),
                         error.type_name.clone(),
@@ -212,6 +229,7 @@ impl JobTracker {
             }
         }
         let member = |status: StatusCode| model.member(status).bind(py).clone();
+        let _paused = GcPause::new(py)?;
         let items = transitions
             .into_iter()
             .map(|(at, previous, status)| {
@@ -310,7 +328,8 @@ impl JobTracker {
             let entry = columns
                 .entry(at)
                 .ok_or(Error::BadState("a tracked job has no status"))?;
-            if tracked.set(id, &entry) != Some(None) {
+            let slot = tracked.find(id, at);
+            if tracked.set(id, slot, &entry) != Some(None) {
                 return Err(Error::BadState("a job id appears twice").into());
             }
         }

@@ -8,6 +8,8 @@ import uuid
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from iqm_runstatus import JobTracker, RunStatus, Status
 from iqm_runstatus._workload import generate_payloads
 
@@ -125,6 +127,13 @@ def test_forgetting_many_jobs_compacts_and_keeps_order() -> None:
     assert tracker.forget(ids[::2]) == 500
     assert tracker.jobs() == ids[1::2]
     assert all(tracker.status(i).status is Status.PENDING_COMPILATION for i in ids[1::2])
+    # Compaction moved every job: a poll in the original order still finds each one.
+    transitions = tracker.update_many(ids, [READY] * 1000)
+    assert transitions == [
+        (job, None if i % 2 == 0 else Status.PENDING_COMPILATION, Status.READY)
+        for i, job in enumerate(ids)
+    ]
+    assert tracker.jobs() == ids[1::2] + ids[::2]
 
 
 def test_second_poll_reports_exactly_the_changed_jobs() -> None:
@@ -194,3 +203,61 @@ def test_hostile_payloads_are_errors_not_crashes() -> None:
     transitions = tracker.update_many(ids, hostile)
     assert transitions == [("h4", None, Status.READY)]
     assert [job for job, _, _ in tracker.last_errors] == ids[:4]
+
+
+class DictTracker:
+    """The obvious tracker, the oracle: a dict of the latest RunStatus per job."""
+
+    def __init__(self) -> None:
+        self.latest: dict[str, RunStatus] = {}
+
+    def update_many(self, ids: list[str], raw: list[bytes]) -> list[Any]:
+        transitions = []
+        for job, payload in zip(ids, raw):
+            try:
+                status = RunStatus.from_json(payload)
+            except Exception:
+                continue
+            previous = self.latest.get(job)
+            self.latest[job] = status
+            if previous is None or previous.status is not status.status:
+                transitions.append(
+                    (job, None if previous is None else previous.status, status.status)
+                )
+        return transitions
+
+    def forget(self, ids: list[str]) -> int:
+        return sum(self.latest.pop(job, None) is not None for job in set(ids))
+
+
+JOB_IDS = [f"job-{i}" for i in range(12)]
+POLL_PAYLOADS = [PENDING, READY, FAILED, b'{"status":"aborted","message":"m"}', b"{", b"[]"]
+
+
+@given(
+    st.lists(
+        st.one_of(
+            st.tuples(
+                st.just("update"),
+                st.lists(st.tuples(st.sampled_from(JOB_IDS), st.sampled_from(POLL_PAYLOADS))),
+            ),
+            st.tuples(st.just("forget"), st.lists(st.sampled_from(JOB_IDS))),
+        ),
+        max_size=12,
+    )
+)
+def test_any_order_of_polls_and_forgets_matches_a_dict(operations: list[Any]) -> None:
+    # Polls in the previous order, shuffled, partial, repeated, and after forgets whose
+    # compaction moves jobs: the tracker's order-based lookup must never change an answer.
+    tracker, oracle = JobTracker(), DictTracker()
+    for kind, arguments in operations:
+        if kind == "update":
+            ids = [job for job, _ in arguments]
+            raw = [payload for _, payload in arguments]
+            assert tracker.update_many(ids, raw) == oracle.update_many(ids, raw)
+        else:
+            assert tracker.forget(arguments) == oracle.forget(arguments)
+        assert len(tracker) == len(oracle.latest)
+        for job, expected in oracle.latest.items():
+            assert same(tracker.status(job), expected)
+        assert tracker.jobs() == list(oracle.latest)
