@@ -588,31 +588,31 @@ impl Builder {
             self.scratch = scratch;
             list_ids.push(id?);
         }
-        let remap = |ids: &[u32], id: u32| -> u32 {
+        // Codes and presence carry over as they are; only the ids are renumbered.
+        self.codes.extend_from_slice(&other.codes);
+        self.presence.extend_from_slice(&other.presence);
+        let renumbered = |presence: u8, id: u32, new_ids: &[u32]| -> u32 {
+            if presence & 3 != VALUE {
+                return 0;
+            }
             usize::try_from(id)
                 .ok()
-                .and_then(|id| ids.get(id))
+                .and_then(|id| new_ids.get(id))
                 .copied()
                 .unwrap_or(0)
         };
-        for (((&code, &presence), &message), &warnings) in other
-            .codes
+        let fields = other
+            .presence
             .iter()
-            .zip(&other.presence)
             .zip(&other.message)
-            .zip(&other.warnings)
-        {
-            let message = if presence & 3 == VALUE {
-                remap(&string_ids, message)
-            } else {
-                0
-            };
-            let warnings = if (presence >> 2) & 3 == VALUE {
-                remap(&list_ids, warnings)
-            } else {
-                0
-            };
-            self.push_encoded((code, presence, message, warnings));
+            .zip(&other.warnings);
+        self.message.reserve(other.message.len());
+        self.warnings.reserve(other.warnings.len());
+        for ((&presence, &message), &warnings) in fields {
+            self.message
+                .push(renumbered(presence, message, &string_ids));
+            self.warnings
+                .push(renumbered(presence >> 2, warnings, &list_ids));
         }
         Ok(())
     }

@@ -29,17 +29,18 @@ pub fn parse_all(
 ) -> Result<(Builder, Vec<usize>), Error> {
     let threads = threads.clamp(1, (payloads.len() / MIN_PER_THREAD).max(1));
     if threads == 1 {
-        return parse_chunk(payloads, 0);
+        return parse_chunk(payloads, 0, payloads.len());
     }
     let chunk_len = payloads.len().div_ceil(threads);
     let mut chunks = payloads.chunks(chunk_len.max(1)).enumerate();
     let first = chunks.next();
     let results = std::thread::scope(|scope| {
         let handles: Vec<_> = chunks
-            .map(|(i, chunk)| scope.spawn(move || parse_chunk(chunk, i * chunk_len)))
+            .map(|(i, chunk)| scope.spawn(move || parse_chunk(chunk, i * chunk_len, chunk.len())))
             .collect();
         let mut results = vec![match first {
-            Some((_, chunk)) => parse_chunk(chunk, 0),
+            // The first builder receives the others: room for all of them from the start.
+            Some((_, chunk)) => parse_chunk(chunk, 0, payloads.len()),
             None => Ok((Builder::default(), Vec::new())),
         }];
         for handle in handles {
@@ -59,8 +60,13 @@ pub fn parse_all(
     Ok((builder, failures))
 }
 
-fn parse_chunk(payloads: &[Option<&[u8]>], offset: usize) -> Result<(Builder, Vec<usize>), Error> {
-    let mut builder = Builder::with_capacity(payloads.len());
+/// Parses `payloads` (at `offset` in the whole) into a builder with room for `capacity` entries.
+fn parse_chunk(
+    payloads: &[Option<&[u8]>],
+    offset: usize,
+    capacity: usize,
+) -> Result<(Builder, Vec<usize>), Error> {
+    let mut builder = Builder::with_capacity(capacity);
     let mut failures = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
         match payload.map(parse_status) {
