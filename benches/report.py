@@ -32,6 +32,7 @@ LABELS = {
     "ours": "this package (Rust)",
     "ours-1-thread": "this package (Rust), 1 thread",
     "ours-array": "this package, from_json_array",
+    "ours-shuffled": "this package, poll in another order",
 }
 # One colour per implementation in both charts; our variants share ours's colour, dashed.
 COLORS = {
@@ -42,15 +43,24 @@ COLORS = {
     "ours": "tab:red",
     "ours-1-thread": "tab:red",
     "ours-array": "tab:purple",
+    "ours-shuffled": "tab:brown",
 }
-DASHED = ("ours-1-thread", "ours-array")
+DASHED = ("ours-1-thread", "ours-array", "ours-shuffled")
 # What "ours" is in each batch benchmark, for the panel titles.
 BATCH_KINDS = {
     "batch counts": "count the statuses\nours: StatusBatch.from_payloads(...).counts()",
     "batch to_list": "every status as an object\nours: parse_many(payloads)",
     "tracker second poll": "JobTracker.update_many, second poll\n(10% of the jobs changed)",
 }
-BATCH_IMPLS = ("ours-pure", "pydantic", "msgspec", "ours", "ours-1-thread", "ours-array")
+BATCH_IMPLS = (
+    "ours-pure",
+    "pydantic",
+    "msgspec",
+    "ours",
+    "ours-1-thread",
+    "ours-array",
+    "ours-shuffled",
+)
 
 
 @dataclass(frozen=True)
