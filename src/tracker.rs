@@ -204,8 +204,8 @@ impl JobTracker {
                 } else if let Some(error) = batch.error_at(at) {
                     let error = (
                         (*id).to_owned(),
-                        error.type_name.clone(),
-                        error.message.clone(),
+                        error.type_name().to_owned(),
+                        error.message().to_owned(),
                     );
                     state.last_errors.push(error);
                 }
