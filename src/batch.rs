@@ -288,7 +288,8 @@ fn resolve_failures<'py>(
     payload: impl Fn(usize) -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Vec<ErrorEntry>> {
     let pure = model.pure_from_json.bind(py);
-    let mut errors = Vec::new();
+    // Sized for the worst case up front: a log of bad lines would otherwise peak at twice it.
+    let mut errors = Vec::with_capacity(failures.len());
     let mut kinds = Kinds::default();
     let mut replayable = None;
     for &at in failures {
@@ -459,7 +460,12 @@ fn add_lines(
         element_object(py, line, text)
     })?;
     builder.append(part)?;
-    errors.extend(part_errors);
+    if errors.is_empty() {
+        // Moved, not copied: a whole input read at once is one part.
+        *errors = part_errors;
+    } else {
+        errors.extend(part_errors);
+    }
     Ok(())
 }
 
@@ -582,7 +588,8 @@ pub struct StatusBatch {
 
 impl StatusBatch {
     fn new(builder: Builder, mut errors: Vec<ErrorEntry>) -> StatusBatch {
-        errors.sort_by_key(|error| error.index);
+        // Indices are distinct, so an unstable sort is exact, and it needs no buffer.
+        errors.sort_unstable_by_key(|error| error.index);
         StatusBatch {
             columns: builder.finish(),
             errors,
