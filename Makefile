@@ -40,7 +40,7 @@ test-py: build ## run the pytest suite (benchmarks run once, untimed, as a corre
 
 # cargo fuzz passes nightly-only flags (sanitizer, coverage) to rustc; RUSTC_BOOTSTRAP lets the
 # stable toolchain accept them. The targets link the core, so pyo3 needs an interpreter.
-FUZZ_TARGETS := parse_status escapes
+FUZZ_TARGETS := parse_status escapes batch_split
 FUZZ_ENV := RUSTC_BOOTSTRAP=1 PYO3_PYTHON=$(abspath $(PY))
 
 fuzz-tools:

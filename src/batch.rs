@@ -6,12 +6,19 @@
 //! like any other entry, or its exception is kept as an error entry (code 255).
 
 use std::borrow::Cow;
+use std::collections::HashMap;
 use std::os::raw::c_int;
+use std::sync::Arc;
 
-use pyo3::exceptions::{PyException, PyIndexError, PyTypeError, PyValueError};
+use pyo3::exceptions::{
+    PyException, PyIndexError, PyKeyError, PyRuntimeError, PyTypeError, PyUnicodeDecodeError,
+    PyValueError,
+};
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyBytes, PyDict, PyList, PyModule, PySet, PySlice, PyString, PyTuple};
+use pyo3::types::{
+    PyBytes, PyDict, PyList, PyMemoryView, PyModule, PySet, PySlice, PyString, PyTuple, PyType,
+};
 
 use crate::columns::{Builder, Columns, Entry, OwnedEntry, Table, INVALID};
 use crate::error::{Error, Field};
@@ -20,38 +27,157 @@ use crate::model::Model;
 use crate::objects::{new_run_status, new_str_surrogatepass, FieldValue};
 use crate::parallel::{default_threads, parse_all};
 use crate::parse::Slot;
+use crate::split::{foreign_encoding, ndjson_lines, split_array, whole_lines_len, SplitError, BOM};
 use crate::status::StatusCode;
 
 /// How much of an NDJSON file is read at a time.
 const NDJSON_CHUNK: usize = 1 << 20;
-/// The layout version of the pickled state.
-const STATE_VERSION: u8 = 1;
+/// The layout version of the pickled state (2: error entries keep their payload).
+const STATE_VERSION: u8 = 2;
 
-/// A payload the pure path rejected: its position, exception type name, message, and the
-/// exception itself (raised again on access).
-pub struct ErrorEntry {
-    pub index: usize,
+/// The exception type name and message of an error entry, shared by the entries that have the
+/// same ones: a malformed log repeats a few messages many times.
+pub struct ErrorKind {
     pub type_name: String,
     pub message: String,
-    pub exception: Py<PyAny>,
+}
+
+/// How an error entry's exception is raised again.
+enum Raise {
+    /// By running the pure path on the payload again (as `str` if `text`, else as `bytes`):
+    /// the payload's bytes cost far less than the exception object with its attributes and
+    /// traceback (some 600 to 1900 bytes), and the pure path is deterministic for these.
+    Replay { payload: Box<[u8]>, text: bool },
+    /// The exception itself: for payloads the batch cannot keep as bytes, and for exceptions
+    /// that may depend on the interpreter's state (recursion depth, memory, the int digit
+    /// limit), which a replay might not reproduce.
+    Stored(Py<PyAny>),
+}
+
+/// A payload the pure path rejected: its position, what it raised, and how to raise it again.
+pub struct ErrorEntry {
+    pub index: usize,
+    kind: Arc<ErrorKind>,
+    raise: Raise,
 }
 
 impl ErrorEntry {
+    pub fn type_name(&self) -> &str {
+        &self.kind.type_name
+    }
+
+    pub fn message(&self) -> &str {
+        &self.kind.message
+    }
+
     fn clone_ref(&self, py: Python<'_>, index: usize) -> ErrorEntry {
+        let raise = match &self.raise {
+            Raise::Replay { payload, text } => Raise::Replay {
+                payload: payload.clone(),
+                text: *text,
+            },
+            Raise::Stored(exception) => Raise::Stored(exception.clone_ref(py)),
+        };
         ErrorEntry {
             index,
-            type_name: self.type_name.clone(),
-            message: self.message.clone(),
-            exception: self.exception.clone_ref(py),
+            kind: Arc::clone(&self.kind),
+            raise,
         }
     }
 
-    /// The stored exception, ready to raise (without the traceback of an earlier raise).
+    /// Heap bytes beyond the entry itself (the shared kinds are not counted).
+    fn heap_bytes(&self) -> usize {
+        match &self.raise {
+            Raise::Replay { payload, .. } => payload.len(),
+            Raise::Stored(_) => 0,
+        }
+    }
+
+    /// The exception, ready to raise (without the traceback of an earlier raise).
     pub fn to_err(&self, py: Python<'_>) -> PyErr {
-        let exception = self.exception.bind(py);
+        let exception = match &self.raise {
+            Raise::Stored(exception) => exception.bind(py).clone(),
+            Raise::Replay { payload, text } => match self.replay(py, payload, *text) {
+                Ok(exception) => exception,
+                Err(err) => return err,
+            },
+        };
         // Best effort: an exception that refuses a new traceback is raised with its old one.
         let _ = exception.setattr("__traceback__", py.None());
-        PyErr::from_value(exception.clone())
+        PyErr::from_value(exception)
+    }
+
+    fn replay<'py>(
+        &self,
+        py: Python<'py>,
+        payload: &[u8],
+        text: bool,
+    ) -> PyResult<Bound<'py, PyAny>> {
+        let model = Model::get(py)?;
+        match model
+            .pure_from_json
+            .bind(py)
+            .call1((element_object(py, payload, text)?,))
+        {
+            Err(err) => Ok(err.into_value(py).into_bound(py).into_any()),
+            // Only exceptions the pure path raises for these bytes whatever the state are
+            // replayed, so this means the batch is inconsistent.
+            Ok(_) => Err(PyRuntimeError::new_err(format!(
+                "error entry {} ({}: {}) no longer raises",
+                self.index, self.kind.type_name, self.kind.message
+            ))),
+        }
+    }
+}
+
+/// The exception types the pure path raises for a payload's bytes alone, independent of the
+/// interpreter's state: their entries keep the payload instead of the exception.
+struct Replayable<'py> {
+    types: Vec<Bound<'py, PyAny>>,
+    value_error: Bound<'py, PyAny>,
+}
+
+impl<'py> Replayable<'py> {
+    fn new(py: Python<'py>) -> PyResult<Replayable<'py>> {
+        let types = vec![
+            py.import("json")?.getattr("JSONDecodeError")?,
+            py.import("pydantic_core")?.getattr("ValidationError")?,
+            py.get_type::<PyKeyError>().into_any(),
+            py.get_type::<PyTypeError>().into_any(),
+            py.get_type::<PyUnicodeDecodeError>().into_any(),
+        ];
+        Ok(Replayable {
+            types,
+            value_error: py.get_type::<PyValueError>().into_any(),
+        })
+    }
+
+    fn contains(&self, exception_type: &Bound<'py, PyType>, message: &str) -> bool {
+        if self.types.iter().any(|t| t.is(exception_type)) {
+            return true;
+        }
+        // ValueError is also the int digit limit's error, which depends on a setting: only
+        // the unknown status is replayed.
+        self.value_error.is(exception_type) && message.ends_with("is not a valid Status")
+    }
+}
+
+/// One shared [`ErrorKind`] for each distinct type name and message.
+#[derive(Default)]
+struct Kinds {
+    seen: HashMap<(String, String), Arc<ErrorKind>>,
+}
+
+impl Kinds {
+    fn get(&mut self, type_name: String, message: String) -> Arc<ErrorKind> {
+        Arc::clone(self.seen.entry((type_name, message)).or_insert_with_key(
+            |(type_name, message)| {
+                Arc::new(ErrorKind {
+                    type_name: type_name.clone(),
+                    message: message.clone(),
+                })
+            },
+        ))
     }
 }
 
@@ -151,30 +277,60 @@ pub fn entry_from_run_status(model: &Model, result: &Bound<'_, PyAny>) -> PyResu
 
 /// Decides the payloads the fast path did not accept with the pure path: a result is stored in
 /// `builder` at its position, an exception becomes an error entry (positions from `offset`).
+/// `slices` are the payloads' bytes, kept by the error entries of `bytes` and `str` payloads.
 fn resolve_failures<'py>(
     py: Python<'py>,
     model: &Model,
     builder: &mut Builder,
     failures: &[usize],
     offset: usize,
+    slices: &[Option<&[u8]>],
     payload: impl Fn(usize) -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Vec<ErrorEntry>> {
     let pure = model.pure_from_json.bind(py);
-    let mut errors = Vec::new();
+    // Sized for the worst case up front: a log of bad lines would otherwise peak at twice it.
+    let mut errors = Vec::with_capacity(failures.len());
+    let mut kinds = Kinds::default();
+    let mut replayable = None;
     for &at in failures {
-        match pure.call1((payload(at)?,)) {
+        let object = payload(at)?;
+        match pure.call1((&object,)) {
             Ok(result) => {
                 let entry = entry_from_run_status(model, &result)?;
                 builder.set_entry(at, &entry.borrow())?;
             }
             // Only ordinary exceptions describe the payload; KeyboardInterrupt and the like stop.
             Err(err) if err.is_instance_of::<PyException>(py) => {
-                let exception = err.value(py);
+                let exception_type = err.get_type(py);
+                let type_name = exception_type.name()?.to_string_lossy().into_owned();
+                let exception = err.into_value(py).into_bound(py);
+                let message = exception.str()?.to_string_lossy().into_owned();
+                let replayable = match &replayable {
+                    Some(replayable) => replayable,
+                    None => replayable.insert(Replayable::new(py)?),
+                };
+                let text = object.is_exact_instance_of::<PyString>();
+                let bytes = slices.get(at).copied().flatten();
+                let raise = match bytes {
+                    Some(bytes)
+                        if (text || object.is_exact_instance_of::<PyBytes>())
+                            && replayable.contains(&exception_type, &message) =>
+                    {
+                        Raise::Replay {
+                            payload: Box::from(bytes),
+                            text,
+                        }
+                    }
+                    _ => {
+                        // The traceback holds the pure path's frames and their locals.
+                        let _ = exception.setattr("__traceback__", py.None());
+                        Raise::Stored(exception.into_any().unbind())
+                    }
+                };
                 errors.push(ErrorEntry {
                     index: offset + at,
-                    type_name: err.get_type(py).name()?.to_string_lossy().into_owned(),
-                    message: exception.str()?.to_string_lossy().into_owned(),
-                    exception: exception.clone().into_any().unbind(),
+                    kind: kinds.get(type_name, message),
+                    raise,
                 });
             }
             Err(err) => return Err(err),
@@ -183,7 +339,8 @@ fn resolve_failures<'py>(
     Ok(errors)
 }
 
-/// Parses `payloads` without the GIL, then decides the failures with the pure path.
+/// Parses `payloads` without the GIL, then decides the failures with the pure path, which
+/// `payload(i)` gives the `i`-th payload object to.
 pub fn parse_payloads<'py>(
     py: Python<'py>,
     payloads: &[Option<&[u8]>],
@@ -193,7 +350,15 @@ pub fn parse_payloads<'py>(
 ) -> PyResult<(Builder, Vec<ErrorEntry>)> {
     let model = Model::get(py)?;
     let (mut builder, failures) = py.detach(|| parse_all(payloads, threads))?;
-    let errors = resolve_failures(py, model, &mut builder, &failures, offset, payload)?;
+    let errors = resolve_failures(
+        py,
+        model,
+        &mut builder,
+        &failures,
+        offset,
+        payloads,
+        payload,
+    )?;
     Ok((builder, errors))
 }
 
@@ -280,11 +445,6 @@ pub fn thread_count(threads: Option<usize>) -> PyResult<usize> {
     }
 }
 
-/// Whether an NDJSON line holds only JSON whitespace.
-fn is_blank(line: &[u8]) -> bool {
-    line.iter().all(|b| matches!(b, b' ' | b'\t' | b'\r'))
-}
-
 /// Appends the non-blank lines of `region` to `builder`, each line one payload.
 fn add_lines(
     py: Python<'_>,
@@ -294,42 +454,120 @@ fn add_lines(
     text: bool,
     threads: usize,
 ) -> PyResult<()> {
-    let lines: Vec<Option<&[u8]>> = region
-        .split(|&b| b == b'\n')
-        .filter(|line| !is_blank(line))
-        .map(Some)
-        .collect();
+    let lines: Vec<Option<&[u8]>> = ndjson_lines(region).into_iter().map(Some).collect();
     let (part, part_errors) = parse_payloads(py, &lines, threads, builder.len(), |at| {
         let line = lines.get(at).copied().flatten().unwrap_or_default();
         element_object(py, line, text)
     })?;
     builder.append(part)?;
-    errors.extend(part_errors);
+    if errors.is_empty() {
+        // Moved, not copied: a whole input read at once is one part.
+        *errors = part_errors;
+    } else {
+        errors.extend(part_errors);
+    }
     Ok(())
 }
 
+/// The UTF-8 bytes of a `str`, borrowed; a `str` holding lone surrogates has none, so it is
+/// encoded with `surrogatepass`, which [`element_object`] undoes.
+fn str_bytes<'a>(text: &'a Bound<'_, PyString>) -> PyResult<Cow<'a, [u8]>> {
+    if let Ok(utf8) = text.to_str() {
+        return Ok(Cow::Borrowed(utf8.as_bytes()));
+    }
+    let encoded = text.call_method1("encode", ("utf-8", "surrogatepass"))?;
+    Ok(Cow::Owned(
+        encoded.cast_into::<PyBytes>()?.as_bytes().to_vec(),
+    ))
+}
+
 /// The bytes of a whole input, and whether it is text: `bytes` and `str` borrowed (immutable,
-/// so safe to read without the GIL), any other buffer copied; `None` if it has no UTF-8 bytes.
-fn source_bytes<'a>(source: &'a Bound<'_, PyAny>) -> Option<(Cow<'a, [u8]>, bool)> {
+/// so safe to read without the GIL), any other buffer copied; `None` for other objects.
+fn source_bytes<'a>(source: &'a Bound<'_, PyAny>) -> PyResult<Option<(Cow<'a, [u8]>, bool)>> {
     if let Ok(bytes) = source.cast_exact::<PyBytes>() {
-        return Some((Cow::Borrowed(bytes.as_bytes()), false));
+        return Ok(Some((Cow::Borrowed(bytes.as_bytes()), false)));
     }
-    if let Ok(text) = source.cast_exact::<PyString>() {
-        return text
-            .to_str()
-            .ok()
-            .map(|t| (Cow::Borrowed(t.as_bytes()), true));
+    if let Ok(text) = source.cast::<PyString>() {
+        return Ok(Some((str_bytes(text)?, true)));
     }
-    with_json_bytes(source, Accept::AnyBuffer, <[u8]>::to_vec)
-        .ok()
-        .map(|bytes| (Cow::Owned(bytes), false))
+    if let Ok(bytes) = with_json_bytes(source, Accept::AnyBuffer, <[u8]>::to_vec) {
+        return Ok(Some((Cow::Owned(bytes), false)));
+    }
+    // A non-contiguous view: read as `from_json` reads one, through `tobytes()`.
+    if let Ok(view) = source.cast::<PyMemoryView>() {
+        let bytes = view.call_method0("tobytes")?;
+        return Ok(Some((
+            Cow::Owned(bytes.cast_into::<PyBytes>()?.as_bytes().to_vec()),
+            false,
+        )));
+    }
+    Ok(None)
+}
+
+/// A whole JSON array as the splitter reads it: UTF-8 (lone surrogates as `surrogatepass`
+/// writes them), elements handed to the pure path as `str` if `text`, and whether a leading
+/// byte order mark is skipped (for `bytes`, as `json.loads` does).
+struct ArrayDocument<'a> {
+    bytes: Cow<'a, [u8]>,
+    text: bool,
+    skip_bom: bool,
+}
+
+impl<'a> ArrayDocument<'a> {
+    fn read(py: Python<'_>, raw: &'a Bound<'_, PyAny>) -> PyResult<Option<ArrayDocument<'a>>> {
+        let Some((bytes, text)) = source_bytes(raw)? else {
+            return Ok(None);
+        };
+        if text {
+            return Ok(Some(ArrayDocument {
+                bytes,
+                text,
+                skip_bom: false,
+            }));
+        }
+        // UTF-16 and UTF-32 are decoded as json.loads decodes them (its error if they are
+        // malformed), then read as text.
+        if let Some(encoding) = foreign_encoding(&bytes) {
+            let decoded =
+                PyBytes::new(py, &bytes).call_method1("decode", (encoding, "surrogatepass"))?;
+            let decoded = decoded.cast_into::<PyString>()?;
+            return Ok(Some(ArrayDocument {
+                bytes: Cow::Owned(str_bytes(&decoded)?.into_owned()),
+                text: true,
+                skip_bom: false,
+            }));
+        }
+        Ok(Some(ArrayDocument {
+            skip_bom: bytes.starts_with(BOM),
+            bytes,
+            text,
+        }))
+    }
+}
+
+/// The exception `json.loads` raises for a document the splitter refused (or for an object it
+/// does not read): the stdlib's own type, message and position. Called only on failure, so
+/// the cost of building the document's Python objects is paid only then.
+fn json_loads_error(py: Python<'_>, raw: &Bound<'_, PyAny>) -> PyErr {
+    let attempt = || -> PyResult<PyErr> {
+        // json.loads takes str, bytes and bytearray; a memoryview is read as bytes.
+        let raw = if raw.cast::<PyMemoryView>().is_ok() {
+            raw.call_method0("tobytes")?
+        } else {
+            raw.clone()
+        };
+        py.import("json")?.call_method1("loads", (raw,))?;
+        Ok(PyRuntimeError::new_err(
+            "the array splitter refused a document json.loads reads",
+        ))
+    };
+    attempt().unwrap_or_else(|err| err)
 }
 
 /// A line or array element as the pure path receives it: `str` if the input was text.
 fn element_object<'py>(py: Python<'py>, bytes: &[u8], text: bool) -> PyResult<Bound<'py, PyAny>> {
     if text {
-        let text = std::str::from_utf8(bytes).map_err(|_| Error::Unusual)?;
-        Ok(PyString::new(py, text).into_any())
+        new_str_surrogatepass(py, bytes)
     } else {
         Ok(PyBytes::new(py, bytes).into_any())
     }
@@ -350,7 +588,8 @@ pub struct StatusBatch {
 
 impl StatusBatch {
     fn new(builder: Builder, mut errors: Vec<ErrorEntry>) -> StatusBatch {
-        errors.sort_by_key(|error| error.index);
+        // Indices are distinct, so an unstable sort is exact, and it needs no buffer.
+        errors.sort_unstable_by_key(|error| error.index);
         StatusBatch {
             columns: builder.finish(),
             errors,
@@ -432,10 +671,10 @@ impl StatusBatch {
             }
             pending.extend_from_slice(chunk);
             // Only whole lines are parsed; the tail waits for the next chunk.
-            if let Some(last) = pending.iter().rposition(|&b| b == b'\n') {
-                let whole = pending.get(..last).unwrap_or_default();
+            if let Some(len) = whole_lines_len(&pending) {
+                let whole = pending.get(..len).unwrap_or_default();
                 add_lines(py, &mut builder, &mut errors, whole, false, threads)?;
-                pending.drain(..=last);
+                pending.drain(..len);
             }
         }
         add_lines(py, &mut builder, &mut errors, &pending, false, threads)?;
@@ -454,8 +693,15 @@ impl StatusBatch {
 
     /// Parses one JSON array of status objects; each element is parsed as one payload.
     ///
-    /// Raises ``json.JSONDecodeError`` if ``raw`` is not JSON and ``TypeError`` if it is not an
-    /// array.
+    /// Entry ``i`` equals ``RunStatus.from_json`` of the text of element ``i`` (its value, or
+    /// an error entry with its exception), so ``NaN``, deep nesting, long integers or a lone
+    /// surrogate in one element affect that entry only. The array is split in Rust in linear
+    /// time and memory at any depth; the document itself must be JSON as ``json.loads``
+    /// reads it: otherwise the call raises what ``json.loads`` raises for it (normally
+    /// ``json.JSONDecodeError``, ``UnicodeDecodeError`` for bytes that are not UTF-8), and
+    /// ``TypeError`` if its top-level value is not an array. ``bytes`` are read as
+    /// ``json.loads`` reads them (a UTF-8 byte order mark skipped, UTF-16 and UTF-32
+    /// detected), a ``memoryview`` as ``bytes``.
     #[staticmethod]
     #[pyo3(signature = (raw, *, threads = None))]
     fn from_json_array(
@@ -464,45 +710,31 @@ impl StatusBatch {
         threads: Option<usize>,
     ) -> PyResult<Self> {
         let threads = thread_count(threads)?;
-        if let Some((bytes, text)) = source_bytes(raw) {
-            let elements = serde_json::from_slice::<Vec<&serde_json::value::RawValue>>(&bytes);
-            if let Ok(elements) = elements {
-                let slices: Vec<Option<&[u8]>> = elements
-                    .iter()
-                    .map(|element| Some(element.get().as_bytes()))
-                    .collect();
-                let (builder, errors) = parse_payloads(py, &slices, threads, 0, |at| {
-                    let element = slices.get(at).copied().flatten().unwrap_or_default();
-                    element_object(py, element, text)
-                })?;
-                return Ok(StatusBatch::new(builder, errors));
+        let Some(document) = ArrayDocument::read(py, raw)? else {
+            return Err(json_loads_error(py, raw));
+        };
+        let elements = match split_array(&document.bytes, document.skip_bom) {
+            Ok(elements) => elements,
+            Err(SplitError::NotAnArray(type_name)) => {
+                return Err(PyTypeError::new_err(format!(
+                    "a JSON array of job statuses is expected at the top level, not {type_name}"
+                )))
             }
-        }
-        // Not an array serde_json splits (malformed, not an array, NaN, deep nesting, lone
-        // surrogates, ...): json.loads decides, and each element is written back as one payload.
-        let json = py.import("json")?;
-        let value = json.call_method1("loads", (raw,))?;
-        let list = value.cast::<PyList>().map_err(|_| {
-            PyTypeError::new_err(format!(
-                "a JSON array of job statuses is expected at the top level, not {}",
-                value
-                    .get_type()
-                    .name()
-                    .map_or_else(|_| "?".into(), |n| n.to_string())
-            ))
+            Err(SplitError::Invalid) => return Err(json_loads_error(py, raw)),
+        };
+        let slices: Vec<Option<&[u8]>> = elements.into_iter().map(Some).collect();
+        let (builder, errors) = parse_payloads(py, &slices, threads, 0, |at| {
+            let element = slices.get(at).copied().flatten().unwrap_or_default();
+            element_object(py, element, document.text)
         })?;
-        let dumps = json.getattr("dumps")?;
-        let objects = list
-            .iter()
-            .map(|element| dumps.call1((element,)))
-            .collect::<PyResult<Vec<_>>>()?;
-        StatusBatch::from_payload_objects(&Payloads::from_objects(objects), Some(threads))
+        Ok(StatusBatch::new(builder, errors))
     }
 
     /// Parses NDJSON: one payload a line. ``source`` is ``bytes`` or ``str`` (the text itself),
     /// an ``os.PathLike`` path, or a binary file object, read in chunks of 1 MiB.
     ///
-    /// Blank lines are skipped: entry ``i`` is the ``i``-th non-blank line.
+    /// Lines holding only JSON whitespace are skipped: entry ``i`` is the ``i``-th non-blank
+    /// line, and equals ``RunStatus.from_json`` of that line.
     #[staticmethod]
     #[pyo3(signature = (source, *, threads = None))]
     fn from_ndjson(
@@ -511,33 +743,18 @@ impl StatusBatch {
         threads: Option<usize>,
     ) -> PyResult<Self> {
         let threads = thread_count(threads)?;
-        let mut builder = Builder::default();
-        let mut errors = Vec::new();
-        if let Ok(text) = source.cast_exact::<PyString>() {
-            if let Ok(text) = text.to_str() {
-                add_lines(
-                    py,
-                    &mut builder,
-                    &mut errors,
-                    text.as_bytes(),
-                    true,
-                    threads,
-                )?;
-                return Ok(StatusBatch::new(builder, errors));
-            }
-            // Lone surrogates: split in Python, each line for the pure path.
-            let lines = text.call_method1("split", ("\n",))?;
-            let mut objects = Vec::new();
-            for line in lines.try_iter()? {
-                let line = line?;
-                if line.call_method1("strip", (" \t\r",))?.len()? > 0 {
-                    objects.push(line);
-                }
-            }
-            return StatusBatch::from_payload_objects(
-                &Payloads::from_objects(objects),
-                Some(threads),
-            );
+        let read_whole = source.is_exact_instance_of::<PyString>()
+            || !(source.hasattr("__fspath__")? || source.hasattr("read")?);
+        if read_whole {
+            let Some((bytes, text)) = source_bytes(source)? else {
+                return Err(PyTypeError::new_err(
+                    "from_ndjson takes bytes, str, an os.PathLike path or a binary file",
+                ));
+            };
+            let mut builder = Builder::default();
+            let mut errors = Vec::new();
+            add_lines(py, &mut builder, &mut errors, &bytes, text, threads)?;
+            return Ok(StatusBatch::new(builder, errors));
         }
         if source.hasattr("__fspath__")? {
             let file = py
@@ -548,16 +765,7 @@ impl StatusBatch {
             file.call_method0("close")?;
             return result;
         }
-        if source.hasattr("read")? {
-            return StatusBatch::ndjson_from_reader(py, source, threads);
-        }
-        let Some((bytes, _)) = source_bytes(source) else {
-            return Err(PyTypeError::new_err(
-                "from_ndjson takes bytes, str, an os.PathLike path or a binary file",
-            ));
-        };
-        add_lines(py, &mut builder, &mut errors, &bytes, false, threads)?;
-        Ok(StatusBatch::new(builder, errors))
+        StatusBatch::ndjson_from_reader(py, source, threads)
     }
 
     fn __len__(&self) -> usize {
@@ -565,13 +773,19 @@ impl StatusBatch {
     }
 
     /// The batch's memory, for `sys.getsizeof`: the columns and tables in Rust, and the error
-    /// entries (not the exception objects they keep).
+    /// entries with their payloads (not the few exception objects some keep, nor the shared
+    /// type names and messages).
     fn __sizeof__(&self) -> usize {
         let (entries, tables) = self.columns.heap_bytes();
         std::mem::size_of::<Self>()
             + entries
             + tables
             + self.errors.capacity() * std::mem::size_of::<ErrorEntry>()
+            + self
+                .errors
+                .iter()
+                .map(ErrorEntry::heap_bytes)
+                .sum::<usize>()
     }
 
     fn __getitem__(slf: &Bound<'_, Self>, key: &Bound<'_, PyAny>) -> PyResult<Py<PyAny>> {
@@ -675,7 +889,7 @@ impl StatusBatch {
     fn errors(&self) -> Vec<(usize, String, String)> {
         self.errors
             .iter()
-            .map(|e| (e.index, e.type_name.clone(), e.message.clone()))
+            .map(|e| (e.index, e.type_name().to_owned(), e.message().to_owned()))
             .collect()
     }
 
@@ -713,17 +927,28 @@ impl StatusBatch {
         let py = slf.py();
         let batch = slf.get();
         let parts = batch.columns.to_parts();
+        // One str object for each shared kind, so the pickle memoizes repeated messages.
+        let mut kinds: HashMap<*const ErrorKind, (Bound<'py, PyString>, Bound<'py, PyString>)> =
+            HashMap::new();
         let errors = batch
             .errors
             .iter()
             .map(|e| {
-                (
-                    e.index,
-                    e.type_name.as_str(),
-                    e.message.as_str(),
-                    e.exception.bind(py),
-                )
-                    .into_pyobject(py)
+                let (type_name, message) = kinds
+                    .entry(Arc::as_ptr(&e.kind))
+                    .or_insert_with(|| {
+                        (
+                            PyString::new(py, e.type_name()),
+                            PyString::new(py, e.message()),
+                        )
+                    })
+                    .clone();
+                // The exception, or the payload it is raised again from: bytes, or str.
+                let raise = match &e.raise {
+                    Raise::Stored(exception) => exception.bind(py).clone(),
+                    Raise::Replay { payload, text } => element_object(py, payload, *text)?,
+                };
+                (e.index, type_name, message, raise).into_pyobject(py)
             })
             .collect::<PyResult<Vec<_>>>()?;
         let state = (
@@ -756,7 +981,7 @@ impl StatusBatch {
             Bound<'_, PyBytes>,
             Bound<'_, PyBytes>,
             Bound<'_, PyBytes>,
-            Vec<(usize, String, String, Py<PyAny>)>,
+            Vec<(usize, String, String, Bound<'_, PyAny>)>,
         ),
     ) -> PyResult<Self> {
         let (version, codes, presence, message, warnings, sdata, sends, ldata, lends, errors) =
@@ -773,15 +998,30 @@ impl StatusBatch {
             Table::from_parts(sdata.as_bytes(), sends.as_bytes())?,
             Table::from_parts(ldata.as_bytes(), lends.as_bytes())?,
         )?;
-        let errors: Vec<ErrorEntry> = errors
+        let mut kinds = Kinds::default();
+        let errors = errors
             .into_iter()
-            .map(|(index, type_name, message, exception)| ErrorEntry {
-                index,
-                type_name,
-                message,
-                exception,
+            .map(|(index, type_name, message, raise)| {
+                let raise = if let Ok(payload) = raise.cast_exact::<PyBytes>() {
+                    Raise::Replay {
+                        payload: Box::from(payload.as_bytes()),
+                        text: false,
+                    }
+                } else if let Ok(payload) = raise.cast_exact::<PyString>() {
+                    Raise::Replay {
+                        payload: Box::from(str_bytes(payload)?.as_ref()),
+                        text: true,
+                    }
+                } else {
+                    Raise::Stored(raise.unbind())
+                };
+                Ok(ErrorEntry {
+                    index,
+                    kind: kinds.get(type_name, message),
+                    raise,
+                })
             })
-            .collect();
+            .collect::<PyResult<Vec<ErrorEntry>>>()?;
         let invalid = codes.iter().filter(|&&code| code == INVALID).count();
         let consistent = errors.len() == invalid
             && errors

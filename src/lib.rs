@@ -11,6 +11,7 @@ pub mod objects;
 pub mod parallel;
 pub mod parse;
 pub mod single;
+pub mod split;
 pub mod status;
 pub mod tracker;
 

@@ -221,8 +221,8 @@ impl JobTracker {
                     hint += 1;
                     let error = (
                         (*id).to_owned(),
-                        error.type_name.clone(),
-                        error.message.clone(),
+                        error.type_name().to_owned(),
+                        error.message().to_owned(),
                     );
                     state.last_errors.push(error);
                 }

@@ -318,6 +318,7 @@ def test_from_json_array(mixed: list[Any]) -> None:
     assert_matches(StatusBatch.from_json_array(array), elements)
     assert_matches(StatusBatch.from_json_array(array.decode()), elements)
     assert_matches(StatusBatch.from_json_array(memoryview(array)), elements)
+    assert_matches(StatusBatch.from_json_array(bytearray(array)), elements)
     # Elements json.loads reads but serde_json does not split: NaN, deep nesting.
     odd = [b'{"status":"ready","x":NaN}', b'{"status":"failed","x":' + b"[" * 300 + b"]" * 300]
     odd[1] += b"}"
@@ -329,6 +330,231 @@ def test_from_json_array(mixed: list[Any]) -> None:
         StatusBatch.from_json_array("3")
     with pytest.raises(json.JSONDecodeError):
         StatusBatch.from_json_array(b'[{"status":"ready"}')
+
+
+def whole_outcome(fn: Any, raw: Any) -> tuple[str, Any]:
+    """The exception type and message of ``fn(raw)``, or ``("ok", None)``."""
+    try:
+        fn(raw)
+    except Exception as exc:
+        return ("error", (type(exc), str(exc)))
+    return ("ok", None)
+
+
+def loads_array(raw: Any) -> list[Any]:
+    """What from_json_array documents for a whole document: json.loads's exception, or
+    TypeError for a top-level value that is not an array."""
+    value = json.loads(bytes(raw) if isinstance(raw, memoryview) else raw)
+    if not isinstance(value, list):
+        raise TypeError(
+            "a JSON array of job statuses is expected at the top level, not " + type(value).__name__
+        )
+    return value
+
+
+WHITESPACE = st.text(alphabet=" \t\n\r", max_size=3)
+
+
+@st.composite
+def array_elements(draw: st.DrawFn) -> str:
+    """One element's text: status objects (as the generated payloads, or with duplicate
+    keys), and the elements json.loads reads that serde_json does not split or that only the
+    pure path decides: NaN, nesting past 128 levels or past Python's recursion limit, long
+    integers, lone surrogates (escaped or raw), and values that are not objects."""
+    kinds = ["object", "object", "object", "duplicate", "nan", "deep", "bigint", "surrogate"]
+    kind = draw(st.sampled_from([*kinds, "raw_surrogate", "scalar", "list", "non_ascii"]))
+    ws = draw(WHITESPACE)
+    if kind == "object":
+        return json.dumps(draw(payload_dicts), ensure_ascii=draw(st.booleans()))
+    if kind == "duplicate":
+        first, second = draw(st.sampled_from(list(Status))), draw(st.sampled_from(list(Status)))
+        return f'{{"status":{ws}"{first.value}", "message": "m",{ws}"status": "{second.value}"}}'
+    if kind == "nan":
+        value = draw(st.sampled_from(["NaN", "Infinity", "-Infinity", "1e400"]))
+        return f'{{"status": "ready", "x":{ws}{value}}}'
+    if kind == "deep":
+        depth = draw(st.sampled_from([127, 129, 500, 3000]))
+        inner = "[" * depth + ws + "]" * depth
+        return f'{{"status": "failed", "x": {inner}}}'
+    if kind == "bigint":
+        return f'{{"status": "ready", "x": {"7" * draw(st.sampled_from([4300, 4301, 6000]))}}}'
+    if kind == "surrogate":
+        escape = draw(st.sampled_from(["\\ud800", "\\udc00x", "\\ud83d\\ude00"]))
+        return f'{{"status": "failed", "message": "{escape}"}}'
+    if kind == "raw_surrogate":
+        return '{"status": "failed", "message": "\ud800"}'
+    if kind == "non_ascii":
+        return '{"status": "aborted", "message": "caf\u00e9 \U0001f600"}'
+    if kind == "list":
+        return json.dumps(draw(st.lists(st.sampled_from([1, "a", None]), max_size=3)))
+    return draw(st.sampled_from(["1", "-2.5e3", '"ready"', "null", "true", "false"]))
+
+
+@st.composite
+def json_arrays(draw: st.DrawFn) -> tuple[Any, list[Any]]:
+    """A JSON array and the text of each of its elements, as bytes or str (with a BOM for
+    bytes, which json.loads skips)."""
+    texts = draw(st.lists(array_elements(), max_size=12))
+    parts = [draw(WHITESPACE) + "["]
+    for at, text in enumerate(texts):
+        parts.append(("," if at else "") + draw(WHITESPACE) + text + draw(WHITESPACE))
+    parts.append("]" + draw(WHITESPACE))
+    doc = "".join(parts)
+    form = draw(st.sampled_from(["bytes", "str", "bom", "memoryview"]))
+    if form == "str":
+        return doc, texts
+    data = doc.encode("utf-8", "surrogatepass")
+    elements = [text.encode("utf-8", "surrogatepass") for text in texts]
+    if form == "bom":
+        return b"\xef\xbb\xbf" + data, elements
+    return (memoryview(data) if form == "memoryview" else data), elements
+
+
+@settings(max_examples=200, deadline=None)
+@given(json_arrays(), st.integers(1, 3))
+def test_array_entries_equal_from_json_of_each_element(
+    array: tuple[Any, list[Any]], threads: int
+) -> None:
+    """Entry i is RunStatus.from_json(<text of element i>): value, or an error entry with the
+    same exception; the document being valid, no entry is a syntax or decoding error."""
+    raw, elements = array
+    batch = StatusBatch.from_json_array(raw, threads=threads)
+    assert_matches(batch, elements)
+    assert not {name for _, name, _ in batch.errors} & {"JSONDecodeError", "UnicodeDecodeError"}
+
+
+@st.composite
+def mangled_arrays(draw: st.DrawFn) -> Any:
+    """Arrays of shallow elements (so json.loads decides validity without hitting a limit),
+    cut short, or with a byte inserted, deleted or replaced."""
+    texts = draw(
+        st.lists(array_elements().filter(lambda t: "[[[" not in t and "777" not in t), max_size=5)
+    )
+    data = ("[" + ",".join(texts) + "]").encode("utf-8", "surrogatepass")
+    if draw(st.booleans()):
+        data = draw(st.sampled_from([b"", b"\xef\xbb\xbf", b"\xef\xbb\xbf\xef\xbb\xbf"])) + data
+    at = draw(st.integers(0, len(data)))
+    byte = bytes(
+        [draw(st.sampled_from(list(b'[]{},:"\\ \t\n0-eE.NnItfax\x00\x1f\x7f\xff\xc3\xef')))]
+    )
+    how = draw(st.sampled_from(["truncate", "insert", "delete", "replace", "keep"]))
+    if how == "truncate":
+        data = data[:at]
+    elif how == "insert":
+        data = data[:at] + byte + data[at:]
+    elif how == "delete":
+        data = data[:at] + data[at + 1 :]
+    elif how == "replace":
+        data = data[:at] + byte + data[at + 1 :]
+    if draw(st.booleans()):
+        return data.decode("utf-8", "surrogateescape")
+    return data
+
+
+@settings(max_examples=400, deadline=None)
+@given(mangled_arrays())
+def test_an_invalid_array_raises_what_json_loads_raises(raw: Any) -> None:
+    """A document json.loads refuses raises its exception, type and message (position
+    included); a valid one gives one entry an element, each as from_json of the element."""
+    expected = whole_outcome(loads_array, raw)
+    assert whole_outcome(StatusBatch.from_json_array, raw) == expected
+    if expected[0] == "ok":
+        values = loads_array(raw)
+        batch = StatusBatch.from_json_array(raw)
+        # Elements written back: json.dumps keeps what from_json reads (NaN, the last of
+        # duplicate keys, lone surrogates as escapes).
+        assert_matches(batch, [json.dumps(value) for value in values])
+
+
+@pytest.mark.parametrize(
+    "doc",
+    [
+        '\ufeff[{"status": "ready"}]',
+        "[1,]",
+        '[{"status":"ready" x}]',
+        '[{"status": "ready"}] []',
+        "[01]",
+        "[-NaN]",
+        '["a\tb"]',
+        '["\\x"]',
+        "[\u00a0]",
+        "",
+        "  ",
+    ],
+)
+def test_invalid_documents_raise_the_stdlib_error(doc: str) -> None:
+    """The stdlib's JSONDecodeError itself: message and position. (As bytes, the BOM is
+    skipped, as json.loads skips it.)"""
+    with pytest.raises(json.JSONDecodeError) as stdlib:
+        json.loads(doc)
+    for raw in (doc, doc.encode(), memoryview(doc.encode())):
+        if raw is not doc and doc.startswith("\ufeff"):
+            assert_matches(StatusBatch.from_json_array(raw), [b'{"status": "ready"}'])
+            continue
+        with pytest.raises(json.JSONDecodeError) as caught:
+            StatusBatch.from_json_array(raw)
+        assert (caught.value.msg, caught.value.pos, str(caught.value)) == (
+            stdlib.value.msg,
+            stdlib.value.pos,
+            str(stdlib.value),
+        )
+
+
+def test_array_boms_encodings_and_odd_sources() -> None:
+    """bytes are read as json.loads reads them: one UTF-8 BOM skipped, UTF-16 and UTF-32
+    detected; a str BOM is the stdlib's error; a str with lone surrogates is split too."""
+    doc = '[{"status": "failed", "message": "caf\u00e9 \U0001f600"}, {"status": "ready"}]'
+    texts = ['{"status": "failed", "message": "caf\u00e9 \U0001f600"}', '{"status": "ready"}']
+    assert_matches(StatusBatch.from_json_array(b"\xef\xbb\xbf" + doc.encode()), texts)
+    for encoding in ("utf-16", "utf-16-le", "utf-16-be", "utf-32", "utf-32-le", "utf-32-be"):
+        assert_matches(StatusBatch.from_json_array(doc.encode(encoding)), texts)
+    with pytest.raises(UnicodeDecodeError):
+        StatusBatch.from_json_array(doc.encode("utf-16-le")[:-1])
+    with pytest.raises(json.JSONDecodeError, match="Unexpected UTF-8 BOM"):
+        StatusBatch.from_json_array("\ufeff" + doc)
+    lone = '[{"status": "failed", "message": "\ud800"}, "\udc00"]'
+    assert_matches(
+        StatusBatch.from_json_array(lone), ['{"status": "failed", "message": "\ud800"}', '"\udc00"']
+    )
+    assert_matches(
+        StatusBatch.from_json_array(lone.encode("utf-8", "surrogatepass")),
+        [b'{"status": "failed", "message": "\xed\xa0\x80"}', b'"\xed\xb0\x80"'],
+    )
+
+    class Text(str):
+        pass
+
+    assert_matches(StatusBatch.from_json_array(Text(doc)), texts)
+    strided = memoryview(doc.encode().replace(b"", b" ")[1:])[::2]
+    assert_matches(StatusBatch.from_json_array(strided), [t.encode() for t in texts])
+    for not_json in (12, None, [b"[]"]):
+        with pytest.raises(TypeError, match="the JSON object must be"):
+            StatusBatch.from_json_array(not_json)  # type: ignore[arg-type]
+    for scalar, name in [("3", "int"), ("-0", "int"), ("1e400", "float"), ("NaN", "float")]:
+        with pytest.raises(TypeError, match=f"at the top level, not {name}$"):
+            StatusBatch.from_json_array(scalar)
+    assert whole_outcome(StatusBatch.from_json_array, '"s"') == whole_outcome(loads_array, '"s"')
+    assert whole_outcome(StatusBatch.from_json_array, "null") == whole_outcome(loads_array, "null")
+
+
+def test_error_entries_replay_their_payload_and_pickle_compactly() -> None:
+    """Error entries keep the payload, not the exception: raised again from it, equal on
+    every access and after pickling, and a batch of many costs bytes an entry."""
+    lines = [b"{not json %d" % i for i in range(2000)]
+    lines += [b'{"message": "m"}', b'{"status": "running"}', b'{"status": 1}', b"[1]"]
+    lines += ['{"status": "failed", "message": 3, "\ud800": 1}'.encode("utf-8", "surrogatepass")]
+    lines += [b'{"x": ' + b"[" * 5000 + b"]" * 5000 + b"}", b'{"x": ' + b"9" * 5000 + b"}"]
+    batch = StatusBatch.from_ndjson(b"\n".join(lines))
+    assert_matches(batch, lines)
+    assert_matches(pickle.loads(pickle.dumps(batch)), lines)
+    assert_matches(batch[2000:], lines[2000:])
+    text = "\n".join(line.decode("utf-8", "surrogatepass") for line in lines)
+    assert_matches(StatusBatch.from_ndjson(text), text.split("\n"))
+    assert_matches(pickle.loads(pickle.dumps(StatusBatch.from_ndjson(text))), text.split("\n"))
+    # Repeated messages are pickled once, not once an entry.
+    size = len(pickle.dumps(batch))
+    assert size < sum(map(len, lines)) + 40 * len(lines)
+    assert sys.getsizeof(batch) < sum(map(len, lines)) + 64 * len(lines)
 
 
 def outcome_of_element(payload: bytes) -> bool:

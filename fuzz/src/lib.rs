@@ -73,3 +73,136 @@ fn map_slot<'a, T, U>(slot: &'a Slot<T>, f: impl FnOnce(&'a T) -> U) -> Slot<U> 
         Slot::Value(value) => Slot::Value(f(value)),
     }
 }
+
+/// The batch splitters on arbitrary bytes: no panic; the array splitter agrees with serde_json
+/// wherever serde_json splits, accepts more only for what `json.loads` reads beyond strict
+/// JSON, and names a non-array only if wrapping it in brackets makes a one-element array; the
+/// NDJSON split equals a plain split on `\n` and streaming it in chunks changes nothing; and
+/// the parallel parse of the element slices is `parse_status` on each.
+pub fn check_batch_split(data: &[u8], chunk: usize) {
+    use iqm_runstatus::split::{ndjson_lines, split_array, whole_lines_len, SplitError};
+    use serde_json::value::RawValue;
+
+    let ours = split_array(data, false);
+    let serde = serde_json::from_slice::<Vec<&RawValue>>(data);
+    match (&ours, &serde) {
+        (Ok(elements), Ok(raw)) => {
+            assert_eq!(elements.len(), raw.len(), "element count");
+            for (element, raw) in elements.iter().zip(raw) {
+                // The same bytes of the same input, not just equal text.
+                assert_eq!(element.as_ptr(), raw.get().as_ptr(), "element start");
+                assert_eq!(element.len(), raw.get().len(), "element length");
+            }
+        }
+        (Err(err), Ok(_)) => panic!("serde_json split an array the splitter refused: {err:?}"),
+        (Ok(_), Err(_)) => assert!(
+            beyond_strict_json(data),
+            "the splitter accepted an array serde_json refuses, for no json.loads reason"
+        ),
+        (Err(_), Err(_)) => {}
+    }
+    if let Err(SplitError::NotAnArray(_)) = ours {
+        let wrapped = [b"[", data, b"]"].concat();
+        let trimmed = trim_json_space(data);
+        assert_eq!(
+            split_array(&wrapped, false),
+            Ok(vec![trimmed]),
+            "wrapped non-array"
+        );
+    }
+    // Skipping a BOM changes nothing unless there is one.
+    if !data.starts_with(iqm_runstatus::split::BOM) {
+        assert_eq!(split_array(data, true), ours, "skip_bom without a BOM");
+    }
+
+    let lines = ndjson_lines(data);
+    let reference: Vec<&[u8]> = data
+        .split(|&b| b == b'\n')
+        .filter(|line| !line.iter().all(|b| b" \t\r".contains(b)))
+        .collect();
+    assert_eq!(lines, reference, "NDJSON lines");
+    // As the file reader does: whole lines of each growing chunk, then the tail.
+    let mut streamed: Vec<Vec<u8>> = Vec::new();
+    let mut pending: Vec<u8> = Vec::new();
+    for piece in data.chunks(chunk.max(1)) {
+        pending.extend_from_slice(piece);
+        if let Some(len) = whole_lines_len(&pending) {
+            streamed.extend(
+                ndjson_lines(&pending[..len])
+                    .into_iter()
+                    .map(<[u8]>::to_vec),
+            );
+            pending.drain(..len);
+        }
+    }
+    streamed.extend(ndjson_lines(&pending).into_iter().map(<[u8]>::to_vec));
+    assert_eq!(streamed, lines, "streamed NDJSON lines");
+
+    if let Ok(elements) = &ours {
+        check_batch_parse(elements);
+    }
+    check_batch_parse(&lines);
+}
+
+/// `parse_all` on the slices (in two chunks when there are enough) equals `parse_status` on
+/// each: the same entries, and failures exactly where `parse_status` refuses.
+fn check_batch_parse(slices: &[&[u8]]) {
+    use iqm_runstatus::parallel::parse_all;
+
+    let payloads: Vec<Option<&[u8]>> = slices.iter().copied().map(Some).collect();
+    let (builder, failures) = parse_all(&payloads, 2).expect("parse_all failed");
+    let columns = builder.finish();
+    assert_eq!(columns.len(), slices.len());
+    let mut expected_failures = Vec::new();
+    for (at, slice) in slices.iter().enumerate() {
+        match parse_status(slice) {
+            Ok(parsed) => {
+                let entry = columns.entry(at).expect("a parsed payload has no entry");
+                assert_eq!(entry.status, parsed.status, "status");
+                let message = map_slot(&parsed.message, |text| text.as_bytes());
+                assert_eq!(entry.message, message, "message");
+                let warnings = map_slot(&parsed.warnings, |items| {
+                    items.iter().map(|item| item.as_bytes()).collect::<Vec<_>>()
+                });
+                assert_eq!(entry.warnings, warnings, "warnings");
+            }
+            Err(_) => {
+                assert!(
+                    columns.entry(at).is_none(),
+                    "a refused payload has an entry"
+                );
+                expected_failures.push(at);
+            }
+        }
+        if slices.len() <= 8 {
+            check_document(slice);
+        }
+    }
+    assert_eq!(failures, expected_failures, "failures");
+}
+
+fn trim_json_space(data: &[u8]) -> &[u8] {
+    let space = |b: &u8| b" \t\n\r".contains(b);
+    let start = data.iter().position(|b| !space(b)).unwrap_or(data.len());
+    let end = data
+        .iter()
+        .rposition(|b| !space(b))
+        .map_or(start, |at| at + 1);
+    &data[start..end]
+}
+
+/// Whether `data` has something `json.loads` reads and serde_json refuses: `NaN` or
+/// `Infinity`, a surrogate (escaped, or encoded as `surrogatepass` writes it), or enough
+/// brackets to nest near serde_json's 128 levels (a generous count: a necessary condition).
+fn beyond_strict_json(data: &[u8]) -> bool {
+    let has = |needle: &[u8]| data.windows(needle.len()).any(|w| w == needle);
+    let surrogate_escape = data.windows(4).any(|w| {
+        matches!(
+            w,
+            [b'\\', b'u', b'd' | b'D', b'8'..=b'9' | b'a'..=b'f' | b'A'..=b'F']
+        )
+    });
+    let encoded_surrogate = data.windows(2).any(|w| matches!(w, [0xed, 0xa0..=0xbf]));
+    let brackets = data.iter().filter(|&&b| b == b'[' || b == b'{').count();
+    has(b"NaN") || has(b"Infinity") || surrogate_escape || encoded_surrogate || brackets > 100
+}

@@ -49,13 +49,26 @@ class StatusBatch(Sequence[RunStatus]):
         payloads: Iterable[_JsonInput], *, threads: Optional[int] = None
     ) -> StatusBatch: ...
     @staticmethod
-    def from_json_array(raw: _JsonInput, *, threads: Optional[int] = None) -> StatusBatch: ...
+    def from_json_array(raw: _JsonInput, *, threads: Optional[int] = None) -> StatusBatch:
+        """Entry ``i`` equals ``RunStatus.from_json(<text of element i>)`` (value, or an error
+        entry with its exception): NaN, deep nesting, long integers or a lone surrogate in one
+        element affect that entry only. The array is split in Rust, in linear time at any depth.
+
+        Raises what ``json.loads`` raises for a document it refuses (``json.JSONDecodeError``,
+        with the stdlib's message and position, or ``UnicodeDecodeError``), and ``TypeError``
+        for valid JSON whose top-level value is not an array. ``bytes`` are read as
+        ``json.loads`` reads them (UTF-8 BOM skipped, UTF-16/32 detected), a ``memoryview`` as
+        ``bytes``.
+        """
     @staticmethod
     def from_ndjson(
         source: Union[bytes, bytearray, memoryview, str, os.PathLike[str], BinaryIO],
         *,
         threads: Optional[int] = None,
-    ) -> StatusBatch: ...
+    ) -> StatusBatch:
+        """One payload a line; lines of only JSON whitespace are skipped. Entry ``i`` equals
+        ``RunStatus.from_json`` of the ``i``-th non-blank line. A binary file is read in chunks
+        of 1 MiB."""
     def __len__(self) -> int: ...
     def __sizeof__(self) -> int: ...
     @overload

@@ -1,0 +1,371 @@
+"""Hostile input to the batch tools at scale: 100 MB JSON arrays (plain, and with a NaN element
+and a million-deep element), a million invalid NDJSON lines, a 10 MB entry, a million levels
+of nesting inside an array and an NDJSON line, invalid UTF-8, a non-array where an array is
+expected, and empty input.
+
+Each test states the bound it checks. The largest inputs run in a subprocess that reports its
+peak resident set (``ru_maxrss``) before and after the call, as ``tests/test_hostile.py``
+does, so the call's own peak memory is bounded by a stated multiple of the input size. Time is
+checked as linear by comparing a run on n units of input with one on 4n, never against an
+absolute time.
+"""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import textwrap
+import time
+from collections.abc import Callable
+from typing import Any
+
+import pytest
+from iqm_runstatus import RunStatus, StatusBatch
+
+HUNDRED_MB = 100 * 1024 * 1024
+DEPTH = 10**6
+
+# Runs `{build}` (which sets `raw` without a temporary as large as itself, so that building
+# it does not raise the peak the call is measured against), records the peak RSS around
+# `{call}` (which sets `batch`), then runs `{check}` and prints `report` as JSON.
+MEASURE = """
+import gc, json, resource
+from iqm_runstatus import RunStatus, StatusBatch
+from iqm_runstatus._workload import generate_payloads
+
+def peak():
+    return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+def outcome(fn, arg):
+    try:
+        result = fn(arg)
+    except Exception as exc:
+        return ["err", type(exc).__name__, str(exc)[:200]]
+    return ["ok", result.model_dump(), sorted(result.model_fields_set)]
+
+def entry(batch, i):
+    return outcome(batch.__getitem__, i)
+
+{build}
+gc.collect()
+before = peak()
+{call}
+after = peak()
+report = {{"size": len(raw), "growth": after - before, "entries": len(batch)}}
+{check}
+print(json.dumps(report))
+"""
+
+
+def measure(build: str, call: str, check: str = "") -> dict[str, Any]:
+    """Runs :data:`MEASURE` in a fresh interpreter; returns its report."""
+    script = MEASURE.format(
+        build=textwrap.dedent(build).strip(),
+        call=textwrap.dedent(call).strip(),
+        check=textwrap.dedent(check).strip(),
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report: dict[str, Any] = json.loads(result.stdout)
+    print(report)
+    return report
+
+
+def outcome(fn: Callable[[Any], Any], arg: Any) -> tuple[Any, ...]:
+    try:
+        result = fn(arg)
+    except Exception as exc:
+        return ("err", type(exc), str(exc))
+    return ("ok", result.model_dump(), result.model_fields_set)
+
+
+def entry_outcome(batch: StatusBatch, index: int) -> tuple[Any, ...]:
+    return outcome(batch.__getitem__, index)
+
+
+def best_time(run: Callable[[], object], repeat: int = 3) -> float:
+    """The fastest of a few runs: the least disturbed by other work on the machine."""
+    times = []
+    for _ in range(repeat):
+        start = time.perf_counter()
+        run()
+        times.append(time.perf_counter() - start)
+    return min(times)
+
+
+# Status objects of the generated mix, joined into a chunk repeated by reference, so the 100 MB
+# array is built in one allocation.
+ARRAY_OF = """
+payloads = generate_payloads(2000, seed=1)
+chunk = b",".join(payloads)
+reps = {size} // len(chunk)
+parts = [b"["]
+for _ in range(reps):
+    parts += [chunk, b","]
+{extra}
+parts[-1] = b"]"
+raw = b"".join(parts)
+del parts
+"""
+
+
+@pytest.mark.slow
+def test_hundred_megabyte_array() -> None:
+    """A 100 MB array of 2.2 million status objects: every entry equals from_json of its
+    element (codes and errors equal a from_payloads batch of the elements, entries spot
+    checked), with peak memory growth under the input's size (the element slices and the
+    columns: some 30 bytes an element)."""
+    report = measure(
+        ARRAY_OF.format(size=HUNDRED_MB, extra=""),
+        "batch = StatusBatch.from_json_array(raw)",
+        """
+        reference = StatusBatch.from_payloads(payloads * reps)
+        report["same_codes"] = bytes(batch.codes) == bytes(reference.codes)
+        report["same_errors"] = batch.errors == reference.errors
+        report["spot"] = all(
+            entry(batch, i) == outcome(RunStatus.from_json, payloads[i % len(payloads)])
+            for i in range(0, len(batch), 997)
+        )
+        """,
+    )
+    assert report["entries"] > 2_000_000
+    assert report["same_codes"] and report["same_errors"] and report["spot"]
+    assert report["growth"] < report["size"]
+
+
+@pytest.mark.slow
+def test_hundred_megabyte_array_with_nan_and_million_deep_elements() -> None:
+    """The same 100 MB array with a NaN element and a 10**6-deep element in the middle: the NaN
+    entry is read by the pure path, the deep one is an error entry with from_json's
+    RecursionError, and peak memory still grows by less than the input's size (the whole
+    document is never turned into Python objects)."""
+    nan = b'{"status": "failed", "message": "nan", "x": NaN}'
+    extra = f"""
+    deep = b'{{"status": "ready", "x": ' + b"[" * {DEPTH} + b"]" * {DEPTH} + b"}}"
+    middle = len(parts) // 2 | 1  # a chunk's position: the two go in before it
+    parts[middle:middle] = [{nan!r}, b",", deep, b","]
+    """
+    report = measure(
+        ARRAY_OF.format(size=HUNDRED_MB, extra=textwrap.dedent(extra).strip()),
+        "batch = StatusBatch.from_json_array(raw)",
+        f"""
+        at = (middle // 2) * len(payloads)  # the elements of the chunks before them
+        report["nan"] = entry(batch, at)
+        report["nan_same"] = report["nan"] == outcome(RunStatus.from_json, {nan!r})
+        report["deep"] = entry(batch, at + 1)[:2]
+        report["deep_same"] = entry(batch, at + 1) == outcome(RunStatus.from_json, deep)
+        report["errors"] = [e[:2] for e in batch.errors]
+        report["neighbours"] = entry(batch, at + 2) == outcome(RunStatus.from_json, payloads[0])
+        """,
+    )
+    assert report["nan_same"] and report["deep_same"] and report["neighbours"]
+    assert report["nan"][:2] == ["ok", {"status": "failed", "message": "nan", "warnings": None}]
+    assert report["deep"] == ["err", "RecursionError"]
+    assert [name for _, name in report["errors"]] == ["RecursionError"]
+    assert report["growth"] < report["size"]
+
+
+@pytest.mark.slow
+def test_million_invalid_ndjson_lines() -> None:
+    """10**6 distinct malformed lines: 10**6 JSONDecodeError entries, each raising the
+    reference's exception again; an entry keeps its line and shares its message, so peak
+    memory grows by under 128 bytes an error (about 100 measured, the columns and the lines
+    of 17 bytes included; the exception objects with their tracebacks were ~1.9 KB each)."""
+    report = measure(
+        """
+        pieces = [
+            b"\\n".join(b"{not json %d" % i for i in range(start, start + 1000))
+            for start in range(0, 10**6, 1000)
+        ]
+        raw = b"\\n".join(pieces)
+        del pieces
+        """,
+        "batch = StatusBatch.from_ndjson(raw)",
+        """
+        report["errors"] = len(batch.errors)
+        report["kinds"] = sorted({(name, message) for _, name, message in batch.errors})
+        report["same"] = all(
+            entry(batch, i) == outcome(RunStatus.from_json, b"{not json %d" % i)
+            for i in range(0, 10**6, 99_991)
+        )
+        """,
+    )
+    assert report["entries"] == report["errors"] == 10**6
+    assert report["kinds"] == [
+        [
+            "JSONDecodeError",
+            "Expecting property name enclosed in double quotes: line 1 column 2 (char 1)",
+        ]
+    ]
+    assert report["same"]
+    assert report["growth"] < 128 * 10**6
+
+
+@pytest.mark.slow
+def test_ten_megabyte_entries() -> None:
+    """A 10 MB message as an array element and as an NDJSON line, next to ordinary entries:
+    each equals from_json of its payload; each batch stores the message once, so the two calls
+    grow peak memory by under 3 times the array's size."""
+    report = measure(
+        """
+        big = b'{"status": "failed", "message": "' + b"m" * (10 << 20) + b'"}'
+        raw = b"".join([b'[{"status": "ready"},', big, b', {"status": "aborted"}]'])
+        text = raw[1:-1].replace(b"},", b"}\\n")
+        """,
+        """
+        batch = StatusBatch.from_json_array(raw)
+        lines = StatusBatch.from_ndjson(text)
+        """,
+        """
+        report["array"] = [entry(batch, i) == outcome(RunStatus.from_json, p)
+                           for i, p in enumerate([b'{"status": "ready"}', big,
+                                                  b'{"status": "aborted"}'])]
+        report["lines"] = len(lines) == 3 and entry(lines, 1) == entry(batch, 1)
+        report["length"] = len(batch[1].message)
+        """,
+    )
+    assert report["array"] == [True, True, True] and report["lines"]
+    assert report["length"] == 10 << 20
+    assert report["growth"] < 3 * report["size"]
+
+
+@pytest.mark.slow
+def test_million_deep_nesting_in_array_and_ndjson() -> None:
+    """10**6 levels of nesting under an extra key, as an array element and as an NDJSON line:
+    RecursionError entries equal to from_json's, the neighbours unaffected; the splitter keeps
+    one byte a level on its own stack, so peak memory grows by under 8 times the input."""
+    report = measure(
+        f"""
+        deep = b'{{"status": "ready", "x": ' + b'{{"k": ' * {DEPTH} + b"1" + b"}}" * {DEPTH} + b"}}"
+        raw = b"".join([b'[{{"status": "failed"}},', deep, b',{{"status": "ready"}}]'])
+        """,
+        """
+        batch = StatusBatch.from_json_array(raw)
+        lines = StatusBatch.from_ndjson(raw[1:-1].replace(b"},{", b"}\\n{"))
+        """,
+        """
+        expected = [outcome(RunStatus.from_json, p)
+                    for p in [b'{"status": "failed"}', deep, b'{"status": "ready"}']]
+        report["array"] = [entry(batch, i) == e for i, e in enumerate(expected)]
+        report["lines"] = [entry(lines, i) == e for i, e in enumerate(expected)]
+        report["deep"] = expected[1][:2]
+        """,
+    )
+    assert report["array"] == report["lines"] == [True, True, True]
+    assert report["deep"] == ["err", "RecursionError"]
+    assert report["growth"] < 8 * report["size"]
+
+
+def test_invalid_utf8_in_array_and_ndjson() -> None:
+    """Bytes that are not UTF-8: an array is not a JSON document then, and raises what
+    json.loads raises (UnicodeDecodeError, same message); in NDJSON only the line holding them
+    is an error entry, with from_json's exception."""
+    good = b'{"status": "ready"}'
+    for bad in (b"\xff", b"\xc3\x28", b"\xed\xa0", b"\xf4\x90\x80\x80", b"\xc0\xaf"):
+        element = b'{"status": "failed", "message": "' + bad + b'"}'
+        array = b"[" + b",".join([good, element, good]) + b"]"
+        assert outcome(StatusBatch.from_json_array, array)[:3] == outcome(json.loads, array)[:3]
+        assert outcome(StatusBatch.from_json_array, array)[1] is UnicodeDecodeError
+        lines = StatusBatch.from_ndjson(b"\n".join([good, element, good]))
+        assert [entry_outcome(lines, i) for i in range(3)] == [
+            outcome(RunStatus.from_json, p) for p in (good, element, good)
+        ]
+        assert [name for _, name, _ in lines.errors] == ["UnicodeDecodeError"]
+    # An encoded surrogate is what json.loads's surrogatepass reads: a lone surrogate.
+    surrogate = b'{"status": "failed", "message": "\xed\xa0\x80"}'
+    batch = StatusBatch.from_json_array(b"[" + surrogate + b"]")
+    assert batch[0].message == "\ud800" == RunStatus.from_json(surrogate).message
+
+
+@pytest.mark.slow
+def test_non_array_where_an_array_is_expected() -> None:
+    """Valid JSON whose top level is not an array raises TypeError without being built: a
+    100 MB object grows peak memory by under a tenth of its size, and a 10**6-deep object is
+    the same TypeError (json.loads would raise RecursionError before seeing its type)."""
+    report = measure(
+        """
+        chunk = b'"w0123456789", ' * 65536
+        parts = [b'{"status": "ready", "warnings": [']
+        parts += [chunk] * ("""
+        + str(HUNDRED_MB)
+        + """ // len(chunk))
+        parts.append(b'"w"]}')
+        raw = b"".join(parts)
+        del parts
+        """,
+        """
+        try:
+            StatusBatch.from_json_array(raw)
+        except TypeError as exc:
+            message = str(exc)
+        batch = []
+        """,
+        'report["message"] = message',
+    )
+    assert (
+        report["message"] == "a JSON array of job statuses is expected at the top level, not dict"
+    )
+    assert report["growth"] < report["size"] // 10
+    deep = b'{"k": ' * DEPTH + b"1" + b"}" * DEPTH
+    with pytest.raises(TypeError, match=r"not dict$"):
+        StatusBatch.from_json_array(deep)
+    for scalar, name in [(b"12", "int"), (b'"s"', "str"), (b"null", "NoneType")]:
+        with pytest.raises(TypeError, match=f"not {name}$"):
+            StatusBatch.from_json_array(scalar)
+
+
+def test_empty_input() -> None:
+    """Empty and blank input: not a JSON document for from_json_array (json.loads's error,
+    same message); no payload for from_ndjson; an empty array is an empty batch."""
+    for empty in (b"", "", b" \n\t\r", "\ufeff", b"\xef\xbb\xbf"):
+        ours = outcome(StatusBatch.from_json_array, empty)
+        assert ours[:3] == outcome(json.loads, empty)[:3]
+        assert ours[1] is json.JSONDecodeError
+    for empty in (b"", "", b"\n\n \r\n\t", "\n"):
+        assert len(StatusBatch.from_ndjson(empty)) == 0
+    for empty_array in (b"[]", "[ ]", b"\xef\xbb\xbf[\n]", memoryview(b"[]")):
+        batch = StatusBatch.from_json_array(empty_array)
+        assert len(batch) == 0 and batch.errors == []
+
+
+def test_array_time_is_linear() -> None:
+    """Splitting and parsing an array of 4n elements takes under 8 times as long as one of n
+    (4 if linear; a quadratic split would take 16)."""
+    payloads = [b'{"status": "ready", "message": "m%d"}' % (i % 500) for i in range(50_000)]
+    small = b"[" + b",".join(payloads) + b"]"
+    large = b"[" + b",".join(payloads * 4) + b"]"
+    ratio = best_time(lambda: StatusBatch.from_json_array(large, threads=1)) / best_time(
+        lambda: StatusBatch.from_json_array(small, threads=1)
+    )
+    print(f"array 4n/n time ratio: {ratio:.2f}")
+    assert ratio < 8
+
+
+def test_deep_nesting_time_is_linear() -> None:
+    """A 4n-deep element takes under 8 times as long as an n-deep one (the splitter does not
+    recurse, and the parsers give up at their depth limits)."""
+
+    def array(depth: int) -> bytes:
+        return b'[{"status": "ready", "x": ' + b"[" * depth + b"]" * depth + b"}]"
+
+    small, large = array(250_000), array(DEPTH)
+    ratio = best_time(lambda: StatusBatch.from_json_array(large)) / best_time(
+        lambda: StatusBatch.from_json_array(small)
+    )
+    print(f"deep 4n/n time ratio: {ratio:.2f}")
+    assert ratio < 8
+
+
+def test_error_entries_time_is_linear() -> None:
+    """4n invalid NDJSON lines take under 8 times as long as n (each error is one pure-path
+    call and one shared message)."""
+    small = b"\n".join(b"{not json %d" % i for i in range(25_000))
+    large = b"\n".join(b"{not json %d" % i for i in range(100_000))
+    ratio = best_time(lambda: StatusBatch.from_ndjson(large), 2) / best_time(
+        lambda: StatusBatch.from_ndjson(small), 2
+    )
+    print(f"errors 4n/n time ratio: {ratio:.2f}")
+    assert ratio < 8
