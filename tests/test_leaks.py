@@ -466,8 +466,14 @@ def workdir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return tmp_path_factory.mktemp("leaks")
 
 
+# A batch's whole life is from_payloads' parse and getitem's and iterate's reads, each with its
+# own RSS case; what the whole life adds is the cycle through a raised exception, which the
+# collector's object count below sees exactly (and parse_many's RSS case sees too).
+RSS_BATCH_CASES = [case for case in BATCH_CASES if case[0] != "read_and_drop"]
+
+
 @pytest.mark.slow
-@pytest.mark.parametrize(("entry", "kind"), BATCH_CASES)
+@pytest.mark.parametrize(("entry", "kind"), RSS_BATCH_CASES)
 def test_batch_rss_stays_flat(entry: str, kind: str, workdir: Path) -> None:
     """ITERATIONS payloads through each batch or tracker entry point grow the resident set by
     less than 16 MiB."""
