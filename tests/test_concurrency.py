@@ -9,6 +9,7 @@ hanging the run.
 
 from __future__ import annotations
 
+import contextlib
 import copy
 import gc
 import json
@@ -19,6 +20,7 @@ import threading
 import time
 import uuid
 from collections import Counter
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any, Callable
 
@@ -177,23 +179,25 @@ VALID_DESCRIPTIONS = {d for d in EXPECTED if d is not None}
 TERMINAL = {Status.READY, Status.FAILED, Status.ABORTED}
 
 
-def short_switches() -> Any:
+@contextlib.contextmanager
+def short_switches() -> Iterator[None]:
     """A switch interval of 1 µs, so that threads interleave between and inside calls."""
-
-    class Switches:
-        def __enter__(self) -> None:
-            self.saved = sys.getswitchinterval()
-            sys.setswitchinterval(1e-6)
-
-        def __exit__(self, *_: Any) -> None:
-            sys.setswitchinterval(self.saved)
-
-    return Switches()
+    saved = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        yield
+    finally:
+        sys.setswitchinterval(saved)
 
 
-def run_threads(target: Callable[[int], Any], count: int = THREADS) -> list[Any]:
-    """``target(i)`` on ``count`` daemon threads at once; their results in order. A thread still
-    running after JOIN_TIMEOUT fails the test instead of hanging it."""
+def run_threads(
+    target: Callable[[int], Any], count: int = THREADS, barrier: threading.Barrier | None = None
+) -> list[Any]:
+    """``target(i)`` on ``count`` daemon threads at once; their results in order.
+
+    A thread still running after JOIN_TIMEOUT fails the test instead of hanging it; a thread
+    that fails breaks ``barrier``, so that the others stop waiting for it.
+    """
     results: list[Any] = [None] * count
     failures: list[BaseException] = []
 
@@ -202,6 +206,8 @@ def run_threads(target: Callable[[int], Any], count: int = THREADS) -> list[Any]
             results[i] = target(i)
         except BaseException as exc:
             failures.append(exc)
+            if barrier is not None:
+                barrier.abort()
 
     threads = [threading.Thread(target=run, args=(i,), daemon=True) for i in range(count)]
     for thread in threads:
@@ -211,6 +217,7 @@ def run_threads(target: Callable[[int], Any], count: int = THREADS) -> list[Any]
         thread.join(max(deadline - time.monotonic(), 0))
     stuck = [thread.name for thread in threads if thread.is_alive()]
     assert not stuck, f"threads still running (deadlock?): {stuck}"
+    # The first failure is the cause; the others may only be the broken barrier.
     if failures:
         raise failures[0]
     return results
@@ -220,7 +227,7 @@ def run_threads(target: Callable[[int], Any], count: int = THREADS) -> list[Any]
 JOIN_TIMEOUT = 600.0
 
 JOBS_PER_THREAD = 150
-TRACKER_OPS = 400
+TRACKER_OPS = 800
 
 
 def thread_job_ids(thread: int) -> list[Any]:
@@ -321,7 +328,7 @@ def test_tracker_threads_with_disjoint_ids_match_a_serial_run() -> None:
         return apply_ops(shared, thread, ops[thread])
 
     with short_switches():
-        returned = run_threads(worker)
+        returned = run_threads(worker, barrier=barrier)
     assert returned == serial_returned
     assert sorted(shared.jobs()) == sorted(serial.jobs())
     assert shared.counts() == serial.counts()
@@ -334,7 +341,7 @@ def test_tracker_threads_with_disjoint_ids_match_a_serial_run() -> None:
 
 
 SHARED_JOBS = [f"shared-{i}" for i in range(64)]
-OVERLAP_ROUNDS = 300
+OVERLAP_ROUNDS = 1000
 
 
 def chain_balance(transitions: list[tuple[str, Any, Any]]) -> dict[str, Counter[Any]]:
@@ -388,7 +395,7 @@ def test_tracker_threads_on_the_same_ids() -> None:
         return transitions, final
 
     with short_switches():
-        results = run_threads(worker)
+        results = run_threads(worker, barrier=barrier)
     final = {job: index for _, part in results for job, index in part.items()}
     assert sorted(final) == sorted(SHARED_JOBS) == sorted(tracker.jobs())
     balance = chain_balance([t for transitions, _ in results for t in transitions])
@@ -435,7 +442,7 @@ def test_tracker_threads_forgetting_the_same_ids() -> None:
         return added, removed
 
     with short_switches():
-        results = run_threads(worker)
+        results = run_threads(worker, barrier=barrier)
     added = sum((a for a, _ in results), Counter())
     removed = sum((r for _, r in results), Counter())
     for job in jobs:
@@ -508,7 +515,7 @@ def test_threads_reading_one_batch_get_the_serial_results() -> None:
     def worker(thread: int) -> bool:
         rnd = random.Random(thread)
         barrier.wait()
-        for _ in range(3):
+        for _ in range(5):
             names = list(reads)
             rnd.shuffle(names)
             for name in names:
@@ -516,7 +523,7 @@ def test_threads_reading_one_batch_get_the_serial_results() -> None:
         return True
 
     with short_switches():
-        assert all(run_threads(worker))
+        assert all(run_threads(worker, barrier=barrier))
 
 
 def test_a_big_parse_beside_seven_busy_threads() -> None:
@@ -603,7 +610,7 @@ def test_batch_and_tracker_objects_cross_threads() -> None:
         return taken
 
     with short_switches():
-        taken = run_threads(worker)
+        taken = run_threads(worker, barrier=barrier)
     everything = [message for part in taken for message in part]
     assert sorted(everything) == sorted(f"entry {i}" for i in range(20_000))
     tracker = made["tracker"]
