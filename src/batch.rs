@@ -16,6 +16,7 @@ use pyo3::exceptions::{
 };
 use pyo3::ffi;
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{
     PyBytes, PyDict, PyList, PyMemoryView, PyModule, PySet, PySlice, PyString, PyTuple, PyType,
 };
@@ -922,6 +923,20 @@ impl StatusBatch {
 
     unsafe fn __releasebuffer__(&self, _view: *mut ffi::Py_buffer) {}
 
+    /// Shows the collector the stored exceptions (see `Raise::Stored`). Once raised, an
+    /// exception's traceback refers to the frames it passed through, and one of them usually
+    /// holds this batch: a cycle that only the collector can free, and only if it sees the
+    /// batch's references. (The exception clears its traceback when the collector breaks the
+    /// cycle; the batch itself never changes, so it needs no `__clear__`.)
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        for error in &self.errors {
+            if let Raise::Stored(exception) = &error.raise {
+                visit.call(exception)?;
+            }
+        }
+        Ok(())
+    }
+
     /// Pickles the columns as a few byte strings.
     fn __reduce__<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyTuple>> {
         let py = slf.py();
@@ -1046,6 +1061,11 @@ pub struct StatusBatchIter {
 impl StatusBatchIter {
     fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
         slf
+    }
+
+    /// An iterator can sit in the same cycles as its batch (see `StatusBatch::__traverse__`).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.batch)
     }
 
     fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Option<Py<PyAny>>> {

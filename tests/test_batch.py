@@ -12,6 +12,7 @@ import subprocess
 import sys
 import threading
 import time
+import weakref
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -127,6 +128,29 @@ def test_error_entries_raise_the_reference_exception() -> None:
     assert batch.statuses() == [None, None, None, None, Status.READY]
     with pytest.raises(KeyError):
         batch.to_list()
+
+
+def test_a_batch_in_a_cycle_through_its_raised_exception_is_collected() -> None:
+    """Raising an error entry gives its exception a traceback whose frame holds the batch (or
+    an iterator over it): batch -> exception -> traceback -> frame -> batch. The collector frees
+    that cycle only if it sees the batch's and the iterator's references."""
+
+    def read(through_iterator: bool) -> weakref.ref[BaseException]:
+        batch = StatusBatch.from_payloads([b'{"status":"ready"}', b"{"])
+        entries = iter(batch)
+        try:
+            if through_iterator:
+                list(entries)
+            else:
+                batch[1]
+        except json.JSONDecodeError as exc:
+            return weakref.ref(exc)
+        raise AssertionError("no exception")
+
+    for through_iterator in (False, True):
+        exception = read(through_iterator)
+        gc.collect()
+        assert exception() is None
 
 
 def test_fast_path_doubts_become_valid_entries() -> None:

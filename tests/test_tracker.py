@@ -1,9 +1,9 @@
-"""JobTracker: latest status per job, transitions, errors, thread safety and pickling."""
+"""JobTracker: latest status per job, transitions, errors and pickling (its thread safety is in
+test_concurrency.py)."""
 
 from __future__ import annotations
 
 import pickle
-import threading
 import uuid
 from typing import Any
 
@@ -170,30 +170,6 @@ def test_pickle_round_trip() -> None:
         rebuild((state[0][:-1], state[1]))
     with pytest.raises(ValueError):
         rebuild((["x", "x"], state[1][:2]))
-
-
-def test_concurrent_updates_from_threads() -> None:
-    tracker = JobTracker()
-    errors: list[BaseException] = []
-
-    def poll(worker: int) -> None:
-        try:
-            ids = [f"w{worker}-{i}" for i in range(2000)]
-            for payload in (PENDING, READY, FAILED):
-                tracker.update_many(ids, [payload] * len(ids))
-                tracker.counts()
-                tracker.jobs(Status.READY)
-        except BaseException as exc:
-            errors.append(exc)
-
-    threads = [threading.Thread(target=poll, args=(w,)) for w in range(4)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join()
-    assert errors == []
-    assert len(tracker) == 8000
-    assert tracker.counts()[Status.FAILED] == 8000
 
 
 def test_hostile_payloads_are_errors_not_crashes() -> None:
