@@ -13,7 +13,7 @@ import functools
 import os
 import random
 from collections import Counter
-from typing import Any, Callable, Optional
+from typing import Any, Callable, Optional, Union
 
 import msgspec
 import pydantic
@@ -86,39 +86,36 @@ def counts_ours_one_thread(raw: list[bytes]) -> dict[Status, int]:
     return StatusBatch.from_payloads(raw, threads=1).counts()
 
 
-def counts_pure(raw: list[bytes]) -> dict[Status, int]:
-    counted: Counter[Status] = Counter()
+def count_decoded(
+    decode: Callable[[bytes], Any],
+    raw: list[bytes],
+    rejected: Union[type[Exception], tuple[type[Exception], ...]],
+) -> Counter[Any]:
+    """The statuses of the payloads `decode` accepts, as each implementation's user counts
+    them: one call a payload, the malformed ones skipped."""
+    counted: Counter[Any] = Counter()
     for p in raw:
         try:
-            counted[pure_from_json(p).status] += 1
-        except (ValueError, KeyError, TypeError):
+            counted[decode(p).status] += 1
+        except rejected:
             pass
-    return dict(counted)
+    return counted
+
+
+def counts_pure(raw: list[bytes]) -> dict[Status, int]:
+    return dict(count_decoded(pure_from_json, raw, (ValueError, KeyError, TypeError)))
 
 
 _decoder = msgspec.json.Decoder(StatusStruct)
 
 
 def counts_msgspec(raw: list[bytes]) -> dict[Status, int]:
-    decode = _decoder.decode
-    counted: Counter[Status] = Counter()
-    for p in raw:
-        try:
-            counted[decode(p).status] += 1
-        except msgspec.DecodeError:
-            pass
-    return dict(counted)
+    return dict(count_decoded(_decoder.decode, raw, msgspec.DecodeError))
 
 
 def counts_pydantic(raw: list[bytes]) -> dict[Status, int]:
     # The reference model validated by pydantic alone, as iqm-client's users could do.
-    validate = RefRunStatus.model_validate_json
-    counted: Counter[str] = Counter()
-    for p in raw:
-        try:
-            counted[validate(p).status] += 1
-        except pydantic.ValidationError:
-            pass
+    counted = count_decoded(RefRunStatus.model_validate_json, raw, pydantic.ValidationError)
     return {Status(s): n for s, n in counted.items()}
 
 
