@@ -50,6 +50,7 @@ DASHED = ("ours-1-thread", "ours-array", "ours-shuffled")
 BATCH_KINDS = {
     "batch counts": "count the statuses\nours: StatusBatch.from_payloads(...).counts()",
     "batch to_list": "every status as an object\nours: parse_many(payloads)",
+    "batch ndjson counts": "count NDJSON statuses\nours: StatusBatch.from_ndjson(raw).counts()",
     "tracker second poll": "JobTracker.update_many, second poll\n(10% of the jobs changed)",
 }
 BATCH_IMPLS = (

@@ -142,6 +142,39 @@ def test_counts(benchmark: Any, count: int, impl: str) -> None:
     benchmark.pedantic(fn, args=(raw,), rounds=3 if count >= 10**5 else 20, iterations=1)
 
 
+# Counting the statuses of NDJSON text (a poller's log). msgspec's decode_lines raises at the
+# first malformed line, so the lines are the valid ones.
+
+
+@functools.cache
+def ndjson(count: int) -> bytes:
+    return b"\n".join(valid_payloads(count)) + b"\n"
+
+
+def ndjson_counts_msgspec(raw: bytes) -> dict[Status, int]:
+    return dict(Counter(item.status for item in _decoder.decode_lines(raw)))
+
+
+NDJSON_COUNTS: dict[str, Callable[[bytes], dict[Status, int]]] = {
+    "ours-pure": lambda raw: counts_pure(raw.splitlines()),
+    "pydantic": lambda raw: counts_pydantic(raw.splitlines()),
+    "msgspec": ndjson_counts_msgspec,
+    "ours": lambda raw: StatusBatch.from_ndjson(raw).counts(),
+}
+
+
+@pytest.mark.parametrize("impl", list(NDJSON_COUNTS))
+@pytest.mark.parametrize("count", SIZES)
+def test_ndjson_counts(benchmark: Any, count: int, impl: str) -> None:
+    raw = ndjson(count)
+    fn = NDJSON_COUNTS[impl]
+    expected = Counter(RunStatus.from_json(p).status for p in valid_payloads(count))
+    assert {s: n for s, n in fn(raw).items() if n} == dict(expected)
+    benchmark.group = f"batch ndjson counts: {count}"
+    benchmark.extra_info.update(input="batch", impl=impl)
+    benchmark.pedantic(fn, args=(raw,), rounds=3 if count >= 10**5 else 20, iterations=1)
+
+
 # Every status as an object.
 
 _list_decoder = msgspec.json.Decoder(list[StatusStruct])
