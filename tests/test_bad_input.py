@@ -14,9 +14,9 @@ from typing import Any
 
 import pydantic
 import pytest
-from conftest import outcome, raw_forms, ref_from_json
 from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
 from iqm_runstatus import RunStatus, Status
+from support import outcome, raw_forms, ref_from_json
 
 TEN_MB = 10 * 1024 * 1024
 JSON_DECODE_ERROR = "json.decoder.JSONDecodeError"

@@ -19,10 +19,10 @@ from typing import Any, Callable, Optional
 import iqm_runstatus
 import pydantic
 import pytest
-from conftest import describe_model, describe_value, outcome, ref_from_json
 from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
 from iqm.iqm_client.iqm_client import Status as RefStatus
 from iqm_runstatus import RunStatus, Status
+from support import describe_model, describe_value, outcome, ref_from_json
 
 # --------------------------------------------------------------------------------------------
 # Status

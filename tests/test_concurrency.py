@@ -26,9 +26,9 @@ from typing import Any, Callable
 
 import numpy
 import pytest
-from conftest import EDGE_DOCUMENTS, attempt, describe_model, outcome
 from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch
 from iqm_runstatus._workload import generate_payloads
+from support import EDGE_DOCUMENTS, attempt, describe_model, outcome
 
 THREADS = 8
 ROUNDS = 20

@@ -16,10 +16,10 @@ from typing import Any
 
 import pydantic
 import pytest
-from conftest import outcome, status_dicts, valid_documents, valid_payloads
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from iqm_runstatus import NATIVE, RunStatus, pure_from_dict, pure_from_json
+from support import outcome, status_dicts, valid_documents, valid_payloads
 
 pytestmark = pytest.mark.skipif(not NATIVE, reason="compares the native path with the pure path")
 

@@ -17,9 +17,9 @@ import textwrap
 from typing import Any
 
 import pytest
-from conftest import outcome, raw_forms, ref_from_json
 from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
 from iqm_runstatus import RunStatus, pure_from_dict, pure_from_json
+from support import outcome, raw_forms, ref_from_json
 
 HUNDRED_MB = 100 * 1024 * 1024
 JSON_DECODE_ERROR = "json.decoder.JSONDecodeError"

@@ -1,6 +1,6 @@
 """Differential tests: every entry point against iqm-client 17.2 (or pydantic) on the same input.
 
-Generated cases come from the strategies in ``conftest.py``; the explicit cases below name each
+Generated cases come from the strategies in ``support.py``; the explicit cases below name each
 kind of bad input once, so a regression shows up by name and not only as a shrunk example.
 """
 
@@ -12,7 +12,12 @@ import types
 from typing import Any, Callable
 
 import pytest
-from conftest import (
+from hypothesis import given, settings
+from hypothesis import strategies as st
+from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
+from iqm.iqm_client.iqm_client import Status as RefStatus
+from iqm_runstatus import RunStatus, Status
+from support import (
     EDGE_DOCUMENTS,
     STATUS_VALUES,
     StrSub,
@@ -28,11 +33,6 @@ from conftest import (
     valid_documents,
     valid_payloads,
 )
-from hypothesis import given, settings
-from hypothesis import strategies as st
-from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
-from iqm.iqm_client.iqm_client import Status as RefStatus
-from iqm_runstatus import RunStatus, Status
 
 # --------------------------------------------------------------------------------------------
 # Generated cases

@@ -17,9 +17,9 @@ from typing import Any
 
 import iqm_runstatus
 import pytest
-from conftest import EDGE_DOCUMENTS, describe_exception, describe_model
 from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch
 from iqm_runstatus._workload import generate_payloads
+from support import EDGE_DOCUMENTS, describe_exception, describe_model
 
 PAYLOADS: list[str | bytes] = [
     b'{"status": "ready"}',

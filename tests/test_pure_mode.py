@@ -15,8 +15,8 @@ from typing import Any
 
 import iqm_runstatus
 import pytest
-from conftest import EDGE_DOCUMENTS, outcome
 from iqm_runstatus import RunStatus
+from support import EDGE_DOCUMENTS, outcome
 
 TESTS_DIR = Path(__file__).resolve().parent
 # The directory that holds the imported package, so the child imports the very same copy.
@@ -42,7 +42,7 @@ JSON_DOCUMENTS: list[str | bytes] = list(EDGE_DOCUMENTS.values())
 CHILD_SCRIPT = """
 import json, pickle, sys
 sys.path.insert(0, sys.argv[1])
-from conftest import outcome
+from support import outcome
 import iqm_runstatus
 from iqm_runstatus import RunStatus
 
