@@ -16,6 +16,8 @@ import hashlib
 import json
 import random
 import re
+import subprocess
+import sys
 from typing import Any, Callable
 
 import pydantic
@@ -974,3 +976,15 @@ raw_documents = st.one_of(
 
 # Documents that only hold valid payloads (for tests that want a successful parse most times).
 valid_documents = st.one_of(dumped_documents(), handwritten_documents())
+
+
+def run_reporting_script(script: str) -> dict[str, Any]:
+    """Runs ``script`` in a fresh interpreter (so its peak RSS is its own) and returns the JSON
+    object it prints."""
+    result = subprocess.run(
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+    )
+    assert result.returncode == 0, result.stderr[-3000:]
+    report: dict[str, Any] = json.loads(result.stdout)
+    print(report)
+    return report

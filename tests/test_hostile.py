@@ -10,16 +10,13 @@ the parse's own peak memory is bounded by a stated multiple of the input size.
 from __future__ import annotations
 
 import array
-import json
-import subprocess
-import sys
 import textwrap
 from typing import Any
 
 import pytest
 from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
 from iqm_runstatus import RunStatus, pure_from_dict, pure_from_json
-from support import outcome, raw_forms, ref_from_json
+from support import outcome, raw_forms, ref_from_json, run_reporting_script
 
 HUNDRED_MB = 100 * 1024 * 1024
 JSON_DECODE_ERROR = "json.decoder.JSONDecodeError"
@@ -83,14 +80,7 @@ print(json.dumps({{"size": len(raw), "growth": after - before, "outcome": ours[:
 
 def measure(build: str) -> dict[str, Any]:
     """Runs :data:`MEASURE` with ``build`` filling ``raw``; returns its report."""
-    script = MEASURE.format(build=textwrap.dedent(build).strip())
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr[-2000:]
-    report: dict[str, Any] = json.loads(result.stdout)
-    print(report)
-    return report
+    return run_reporting_script(MEASURE.format(build=textwrap.dedent(build).strip()))
 
 
 @pytest.mark.slow

@@ -13,8 +13,6 @@ absolute time.
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import textwrap
 import time
 from collections.abc import Callable
@@ -22,6 +20,7 @@ from typing import Any
 
 import pytest
 from iqm_runstatus import RunStatus, StatusBatch
+from support import run_reporting_script
 
 HUNDRED_MB = 100 * 1024 * 1024
 DEPTH = 10**6
@@ -60,18 +59,13 @@ print(json.dumps(report))
 
 def measure(build: str, call: str, check: str = "") -> dict[str, Any]:
     """Runs :data:`MEASURE` in a fresh interpreter; returns its report."""
-    script = MEASURE.format(
-        build=textwrap.dedent(build).strip(),
-        call=textwrap.dedent(call).strip(),
-        check=textwrap.dedent(check).strip(),
+    return run_reporting_script(
+        MEASURE.format(
+            build=textwrap.dedent(build).strip(),
+            call=textwrap.dedent(call).strip(),
+            check=textwrap.dedent(check).strip(),
+        )
     )
-    result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
-    )
-    assert result.returncode == 0, result.stderr[-3000:]
-    report: dict[str, Any] = json.loads(result.stdout)
-    print(report)
-    return report
 
 
 def outcome(fn: Callable[[Any], Any], arg: Any) -> tuple[Any, ...]:
