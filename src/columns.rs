@@ -530,7 +530,7 @@ impl Builder {
         let warnings = match &parsed.warnings {
             Slot::Absent => Slot::Absent,
             Slot::Null => Slot::Null,
-            Slot::Value(items) => Slot::Value(items.iter().map(|item| item.as_bytes())),
+            Slot::Value(items) => Slot::Value(items.iter().map(str::as_bytes)),
         };
         let encoded = self.encode(parsed.status, &message, warnings)?;
         self.push_encoded(encoded);

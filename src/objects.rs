@@ -44,9 +44,9 @@ pub fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> 
 }
 
 /// A new `list` of `str`.
-pub fn new_str_list<'py, S: AsRef<str>>(
+pub fn new_str_list<'py, 's>(
     py: Python<'py>,
-    items: &[S],
+    items: impl ExactSizeIterator<Item = &'s str>,
 ) -> PyResult<Bound<'py, PyAny>> {
     let Ok(len) = ffi::Py_ssize_t::try_from(items.len()) else {
         return Err(pyo3::exceptions::PyOverflowError::new_err("list too long"));
@@ -56,7 +56,7 @@ pub fn new_str_list<'py, S: AsRef<str>>(
     unsafe {
         let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
         for (index, item) in (0..len).zip(items) {
-            ffi::PyList_SET_ITEM(list.as_ptr(), index, new_str(py, item.as_ref())?.into_ptr());
+            ffi::PyList_SET_ITEM(list.as_ptr(), index, new_str(py, item)?.into_ptr());
         }
         Ok(list)
     }

@@ -45,7 +45,127 @@ impl<T> Slot<T> {
 pub struct ParsedStatus<'a> {
     pub status: StatusCode,
     pub message: Slot<Cow<'a, str>>,
-    pub warnings: Slot<Vec<Cow<'a, str>>>,
+    pub warnings: Slot<StrList<'a>>,
+}
+
+/// The items of a `warnings` list.
+///
+/// The plain scanner keeps the list as one span of the input and finds the items again when
+/// they are read: nearly every list then costs no allocation. serde_json's path collects them.
+#[derive(Clone, Debug)]
+pub enum StrList<'a> {
+    /// The text between the brackets of a list of `len` plain strings. A plain string holds no
+    /// quote, so each item is the text between one quote and the next.
+    Plain {
+        span: &'a str,
+        len: usize,
+    },
+    Collected(Vec<Cow<'a, str>>),
+}
+
+impl<'a> StrList<'a> {
+    pub fn len(&self) -> usize {
+        match self {
+            StrList::Plain { len, .. } => *len,
+            StrList::Collected(items) => items.len(),
+        }
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.len() == 0
+    }
+
+    /// The items in order.
+    pub fn iter(&self) -> StrListIter<'_, 'a> {
+        match self {
+            StrList::Plain { span, len } => StrListIter::Plain {
+                span,
+                at: 0,
+                left: *len,
+            },
+            StrList::Collected(items) => StrListIter::Collected(items.iter()),
+        }
+    }
+}
+
+impl PartialEq for StrList<'_> {
+    /// Equal when the items are, however each list is held.
+    fn eq(&self, other: &Self) -> bool {
+        self.len() == other.len() && self.iter().eq(other.iter())
+    }
+}
+
+impl Eq for StrList<'_> {}
+
+impl<'a> From<Vec<Cow<'a, str>>> for StrList<'a> {
+    fn from(items: Vec<Cow<'a, str>>) -> Self {
+        StrList::Collected(items)
+    }
+}
+
+/// The items of a [`StrList`], as `&str`.
+pub enum StrListIter<'l, 'a> {
+    /// The rest of a plain list: `left` items in `span` from byte `at` on.
+    Plain {
+        span: &'a str,
+        at: usize,
+        left: usize,
+    },
+    Collected(std::slice::Iter<'l, Cow<'a, str>>),
+}
+
+impl<'l> Iterator for StrListIter<'l, '_> {
+    type Item = &'l str;
+
+    // Inlined into the loop that builds each item's `str`: called apart, it cost more than
+    // the scan itself.
+    #[inline(always)]
+    fn next(&mut self) -> Option<&'l str> {
+        match self {
+            StrListIter::Plain { span, at, left } => {
+                if *left == 0 {
+                    return None;
+                }
+                // Only a comma and whitespace come before the opening quote.
+                let mut opening = *at;
+                while *span.as_bytes().get(opening)? != b'"' {
+                    opening += 1;
+                }
+                let start = opening + 1;
+                let end = closing_quote(span.as_bytes(), start)?;
+                *at = end + 1;
+                *left -= 1;
+                span.get(start..end)
+            }
+            StrListIter::Collected(items) => items.next().map(|item| &**item),
+        }
+    }
+
+    fn size_hint(&self) -> (usize, Option<usize>) {
+        let left = match self {
+            StrListIter::Plain { left, .. } => *left,
+            StrListIter::Collected(items) => items.len(),
+        };
+        (left, Some(left))
+    }
+}
+
+impl ExactSizeIterator for StrListIter<'_, '_> {}
+
+/// The position of the first quote at or after `start` in `text`, where `start` begins the
+/// content of a plain string (no escapes, no control characters): found 16 bytes at a time
+/// while the text is ASCII.
+#[inline(always)]
+fn closing_quote(text: &[u8], start: usize) -> Option<usize> {
+    let end = start + plain_ascii_run(text, start);
+    match text.get(end)? {
+        b'"' => Some(end),
+        _ => text
+            .iter()
+            .skip(end)
+            .position(|&byte| byte == b'"')
+            .map(|offset| end + offset),
+    }
 }
 
 /// Parses one JSON document. `Ok` only when the result is certainly the reference's.
@@ -59,6 +179,7 @@ pub fn parse_status(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
 /// The plain-shape scanner alone: `Some` only for documents it answers itself. Exposed so the
 /// fuzz targets can check it against [`parse_with_serde`] on every input.
 #[doc(hidden)]
+#[inline(always)]
 pub fn parse_plain(input: &[u8]) -> Option<ParsedStatus<'_>> {
     Plain::new(input).document()
 }
@@ -128,19 +249,43 @@ const fn is_plain_ascii(byte: u8) -> bool {
     matches!(byte, 0x20..=0x7f) && byte != b'"' && byte != b'\\'
 }
 
-/// The length of the leading run of [`is_plain_ascii`] bytes: 16 bytes at a time where SSE2
-/// is there (every x86-64 CPU), then 8 at a time.
-fn plain_ascii_len(bytes: &[u8]) -> usize {
-    let mut run = 0;
-    #[cfg(target_arch = "x86_64")]
-    for chunk in bytes.chunks_exact(16) {
-        let stops = plain_ascii_stops_16(chunk);
+/// The length of the run of [`is_plain_ascii`] bytes that starts at `start` in `input`: 16
+/// bytes at a time where SSE2 is there (every x86-64 CPU), else 8 at a time.
+#[cfg(target_arch = "x86_64")]
+#[inline(always)]
+fn plain_ascii_run(input: &[u8], start: usize) -> usize {
+    let mut at = start;
+    loop {
+        let stops = match input.get(at..at + 16) {
+            Some(chunk) => plain_ascii_stops_16(chunk),
+            None => {
+                // Fewer than 16 bytes are left: read the input's last 16 bytes instead and
+                // drop the ones before `at` (no copy, which would stall the load), with a stop
+                // at the end of the input.
+                let left = input.len().saturating_sub(at);
+                match input
+                    .len()
+                    .checked_sub(16)
+                    .and_then(|last| input.get(last..))
+                {
+                    Some(last) => (plain_ascii_stops_16(last) >> (16 - left)) | (1 << left),
+                    None => {
+                        let tail = input.get(at..).unwrap_or_default();
+                        return at - start + plain_ascii_len_by_words(tail);
+                    }
+                }
+            }
+        };
         if stops != 0 {
-            return run + stops.trailing_zeros() as usize;
+            return at - start + stops.trailing_zeros() as usize;
         }
-        run += 16;
+        at += 16;
     }
-    run + plain_ascii_len_by_words(bytes.get(run..).unwrap_or_default())
+}
+
+#[cfg(not(target_arch = "x86_64"))]
+fn plain_ascii_run(input: &[u8], start: usize) -> usize {
+    plain_ascii_len_by_words(input.get(start..).unwrap_or_default())
 }
 
 /// A bit set for each of the first 16 bytes of `chunk` that is not [`is_plain_ascii`].
@@ -167,7 +312,7 @@ fn plain_ascii_stops_16(chunk: &[u8]) -> u32 {
     }
 }
 
-/// [`plain_ascii_len`] 8 bytes at a time, in portable code.
+/// [`plain_ascii_run`] 8 bytes at a time, in portable code, on a slice that starts the run.
 fn plain_ascii_len_by_words(bytes: &[u8]) -> usize {
     const ONES: u64 = u64::from_le_bytes([0x01; 8]);
     const HIGH: u64 = u64::from_le_bytes([0x80; 8]);
@@ -233,32 +378,40 @@ impl<'a> Plain<'a> {
         found
     }
 
-    /// A string without escapes or control characters, as valid UTF-8.
+    /// A string without escapes or control characters, as valid UTF-8. Inlined: it is most of
+    /// the scan, and the call's saved registers cost as much as a short string's check.
+    #[inline(always)]
     fn plain_string(&mut self) -> Option<&'a str> {
         self.eat(b'"')?;
-        let rest = self.input.get(self.at..)?;
-        let len = plain_ascii_len(rest);
-        let (content, ascii) = match rest.get(len)? {
-            b'"' => (rest.get(..len)?, true),
-            0x80.. => {
-                // Non-ASCII text: find the end the simple way; it is validated below.
-                let len = rest
-                    .iter()
-                    .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
-                (
-                    rest.get(..len).filter(|_| rest.get(len) == Some(&b'"'))?,
-                    false,
-                )
+        let start = self.at;
+        let end = start + plain_ascii_run(self.input, start);
+        match self.input.get(end)? {
+            b'"' => {
+                let content = self.input.get(start..end)?;
+                self.at = end + 1;
+                // SAFETY: every byte of `content` is below 0x80, so it is ASCII and valid UTF-8.
+                Some(unsafe { std::str::from_utf8_unchecked(content) })
             }
-            _ => return None,
-        };
-        self.at += content.len() + 1;
-        if ascii {
-            // SAFETY: every byte of `content` is below 0x80, so it is ASCII and valid UTF-8.
-            Some(unsafe { std::str::from_utf8_unchecked(content) })
-        } else {
-            std::str::from_utf8(content).ok()
+            0x80.. => self.non_ascii_string(start),
+            _ => None,
         }
+    }
+
+    /// The rest of [`Self::plain_string`] once it meets a non-ASCII byte: found the simple way,
+    /// then validated.
+    #[cold]
+    #[inline(never)]
+    fn non_ascii_string(&mut self, start: usize) -> Option<&'a str> {
+        let rest = self.input.get(start..)?;
+        let len = rest
+            .iter()
+            .position(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)?;
+        if rest.get(len) != Some(&b'"') {
+            return None;
+        }
+        let content = std::str::from_utf8(rest.get(..len)?).ok()?;
+        self.at = start + len + 1;
+        Some(content)
     }
 
     fn nullable<T>(&mut self, value: impl FnOnce(&mut Self) -> Option<T>) -> Option<Slot<T>> {
@@ -269,19 +422,28 @@ impl<'a> Plain<'a> {
         value(self).map(Slot::Value)
     }
 
-    fn string_list(&mut self) -> Option<Vec<Cow<'a, str>>> {
+    /// A list of plain strings, kept as its span: nothing is allocated. Inlined: returned
+    /// through memory, the list cost a store-forwarding stall, half the time of a short parse.
+    #[inline(always)]
+    fn string_list(&mut self) -> Option<StrList<'a>> {
         self.eat(b'[')?;
-        let mut items = Vec::new();
-        if self.eat(b']').is_some() {
-            return Some(items);
-        }
-        loop {
-            items.push(Cow::Borrowed(self.plain_string()?));
-            if self.eat(b']').is_some() {
-                return Some(items);
+        let start = self.at;
+        let mut len = 0;
+        if self.eat(b']').is_none() {
+            loop {
+                self.plain_string()?;
+                len += 1;
+                if self.eat(b']').is_some() {
+                    break;
+                }
+                self.eat(b',')?;
             }
-            self.eat(b',')?;
         }
+        let span = self.input.get(start..self.at - 1)?;
+        // SAFETY: the span holds only whitespace, commas (ASCII) and strings that
+        // `plain_string` checked to be valid UTF-8, so it is valid UTF-8 too.
+        let span = unsafe { std::str::from_utf8_unchecked(span) };
+        Some(StrList::Plain { span, len })
     }
 
     /// Consumes `literal` if the input continues with it (a fixed-size compare the compiler
@@ -333,6 +495,7 @@ impl<'a> Plain<'a> {
         found.then_some(status)
     }
 
+    #[inline(always)]
     fn document(mut self) -> Option<ParsedStatus<'a>> {
         self.eat(b'{')?;
         let mut status = None;
@@ -623,7 +786,7 @@ struct WarningsSeed<'p> {
 }
 
 impl<'de> DeserializeSeed<'de> for WarningsSeed<'_> {
-    type Value = Vec<Cow<'de, str>>;
+    type Value = StrList<'de>;
 
     fn deserialize<D: Deserializer<'de>>(self, deserializer: D) -> Result<Self::Value, D::Error> {
         // deserialize_any, so that a wrong type reaches the visitor and is classified.
@@ -632,7 +795,7 @@ impl<'de> DeserializeSeed<'de> for WarningsSeed<'_> {
 }
 
 impl<'de> Visitor<'de> for WarningsSeed<'_> {
-    type Value = Vec<Cow<'de, str>>;
+    type Value = StrList<'de>;
 
     fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str("a list of strings")
@@ -647,7 +810,7 @@ impl<'de> Visitor<'de> for WarningsSeed<'_> {
         while let Some(warning) = seq.next_element_seed(item())? {
             warnings.push(warning);
         }
-        Ok(warnings)
+        Ok(StrList::Collected(warnings))
     }
 
     fn visit_unit<E: de::Error>(self) -> Result<Self::Value, E> {
@@ -758,11 +921,33 @@ mod tests {
             panic!("message")
         };
         assert!(matches!(message, Cow::Borrowed("boom")));
-        let Slot::Value(warnings) = &parsed.warnings else {
+        let Slot::Value(StrList::Collected(warnings)) = &parsed.warnings else {
             panic!("warnings")
         };
         assert!(matches!(warnings[0], Cow::Borrowed("a")));
         assert!(matches!(&warnings[1], Cow::Owned(s) if s == "b\nc"));
+    }
+
+    #[test]
+    fn plain_lists_are_spans_read_item_by_item() {
+        let doc =
+            "{\"status\":\"ready\",\"warnings\":[ \"a\" ,\"\",\"caf\u{e9} \u{1f600}\", \"x y\"\t]}";
+        let parsed = Plain::new(doc.as_bytes()).document().unwrap();
+        let Slot::Value(warnings @ StrList::Plain { .. }) = &parsed.warnings else {
+            panic!("a plain list is kept as its span")
+        };
+        assert_eq!(warnings.len(), 4);
+        assert_eq!(warnings.iter().len(), 4);
+        let items: Vec<&str> = warnings.iter().collect();
+        assert_eq!(items, ["a", "", "caf\u{e9} \u{1f600}", "x y"]);
+        assert_eq!(parsed, parse_with_serde(doc.as_bytes()).unwrap());
+        let empty = Plain::new(br#"{"status":"ready","warnings":[ ]}"#)
+            .document()
+            .unwrap();
+        assert_eq!(empty.warnings, Slot::Value(StrList::Collected(Vec::new())));
+        assert!(
+            matches!(&empty.warnings, Slot::Value(list) if list.is_empty() && list.iter().next().is_none())
+        );
     }
 
     #[test]
@@ -911,10 +1096,26 @@ mod tests {
     }
 
     #[test]
-    fn plain_ascii_len_stops_exactly_at_the_first_stop_byte() {
+    fn plain_ascii_run_stops_exactly_at_the_first_stop_byte() {
+        let plain_ascii_len = |bytes: &[u8]| plain_ascii_run(bytes, 0);
         assert_eq!(plain_ascii_len(b"abcdefghijklmnop\""), 16);
         assert_eq!(plain_ascii_len(b""), 0);
         assert_eq!(plain_ascii_len(b"abc"), 3);
+        // Runs that start inside the input, ending in its last 16 bytes or at its end.
+        let text = b"0123456789abcdefghijklmnopqrstuvwxyz";
+        for start in 0..=text.len() {
+            assert_eq!(
+                plain_ascii_run(text, start),
+                text.len() - start,
+                "from {start}"
+            );
+            let mut quoted = text.to_vec();
+            quoted[text.len() - 1] = b'"';
+            assert_eq!(
+                plain_ascii_run(&quoted, start.min(text.len() - 1)),
+                text.len() - 1 - start.min(text.len() - 1)
+            );
+        }
         for stop in [b'"', b'\\', 0x00, 0x01, 0x1f, 0x80, 0xff] {
             for len in 1..40 {
                 for at in 0..len {

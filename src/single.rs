@@ -5,8 +5,6 @@
 //! otherwise calls the pure-Python function registered by `init`, so the answer (or the
 //! exception) is always the reference's own.
 
-use std::borrow::Cow;
-
 use pyo3::prelude::*;
 
 use crate::input::{read_dict, with_json_bytes, Accept};
@@ -23,7 +21,7 @@ pub fn run_status_from_parsed<'py>(
     let message: FieldValue<'py> = parsed.message.try_map(|text| new_str(py, text))?;
     let warnings: FieldValue<'py> = parsed
         .warnings
-        .try_map(|items| new_str_list::<Cow<'_, str>>(py, items))?;
+        .try_map(|items| new_str_list(py, items.iter()))?;
     new_run_status(py, model, parsed.status, message, warnings)
 }
 
