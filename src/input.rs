@@ -35,10 +35,10 @@ pub fn with_json_bytes<T>(
             .map(|text| parse(text.as_bytes()))
             .map_err(|_| Error::Unusual);
     }
-    if let Ok(array) = raw.cast_exact::<PyByteArray>() {
-        // SAFETY: no Python code runs while `parse` borrows the bytearray's buffer, so it can
-        // neither be resized nor freed meanwhile.
-        return Ok(parse(unsafe { array.as_bytes() }));
+    if raw.is_exact_instance_of::<PyByteArray>() {
+        // Through the buffer protocol: an exported bytearray cannot be resized, and building
+        // the result allocates, which can run a collection and so any finalizer.
+        return with_buffer(raw, parse);
     }
     if accept == Accept::AnyBuffer {
         return with_buffer(raw, parse);

@@ -7,10 +7,13 @@
 
 use pyo3::prelude::*;
 
+use crate::error::Error;
 use crate::input::{read_dict, with_json_bytes, Accept};
 use crate::model::Model;
 use crate::objects::{new_run_status, new_str, new_str_list, FieldValue};
-use crate::parse::{parse_status, ParsedStatus};
+use crate::parse::{
+    parse_plain_into, parse_with_serde, ParsedStatus, PlainDocument, PlainSink, StrList,
+};
 
 /// The instance for a parsed document.
 pub fn run_status_from_parsed<'py>(
@@ -25,6 +28,61 @@ pub fn run_status_from_parsed<'py>(
     new_run_status(py, model, parsed.status, message, warnings)
 }
 
+/// Builds the Python strings of a plain document while it is scanned, so the items of a
+/// `warnings` list are read once and each list is made at its exact size.
+struct PyStrings<'py> {
+    py: Python<'py>,
+    /// Why a string or list could not be made (the document is then refused).
+    error: Option<PyErr>,
+}
+
+impl<'py> PyStrings<'py> {
+    fn keep<T>(&mut self, made: PyResult<T>) -> Option<T> {
+        made.map_err(|err| self.error = Some(err)).ok()
+    }
+}
+
+impl<'a, 'py> PlainSink<'a> for PyStrings<'py> {
+    type Text = Bound<'py, PyAny>;
+    type List = Bound<'py, PyAny>;
+    const KEEPS_ITEMS: bool = true;
+
+    fn text(&mut self, text: &'a str) -> Option<Self::Text> {
+        let made = new_str(self.py, text);
+        self.keep(made)
+    }
+
+    fn list(&mut self, span: &'a str, len: usize, items: Option<&[&'a str]>) -> Option<Self::List> {
+        let made = match items {
+            Some(items) => new_str_list(self.py, items.iter().copied()),
+            None => new_str_list(self.py, StrList::Plain { span, len }.iter()),
+        };
+        self.keep(made)
+    }
+}
+
+/// The instance for one JSON document: the plain scan builds it in one pass; anything else
+/// goes through serde_json; `Err(_)` (as `parse_status`'s) when neither is certain.
+fn run_status_from_json<'py>(
+    py: Python<'py>,
+    model: &Model,
+    bytes: &[u8],
+) -> Result<PyResult<Bound<'py, PyAny>>, Error> {
+    let mut strings = PyStrings { py, error: None };
+    if let Some(document) = parse_plain_into(bytes, &mut strings) {
+        let PlainDocument {
+            status,
+            message,
+            warnings,
+        } = document;
+        return Ok(new_run_status(py, model, status, message, warnings));
+    }
+    if let Some(error) = strings.error {
+        return Ok(Err(error));
+    }
+    parse_with_serde(bytes).map(|parsed| run_status_from_parsed(py, model, &parsed))
+}
+
 fn json_entry<'py>(
     raw: &Bound<'py, PyAny>,
     accept: Accept,
@@ -32,9 +90,7 @@ fn json_entry<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = raw.py();
     let model = Model::get(py)?;
-    let built = with_json_bytes(raw, accept, |bytes| {
-        parse_status(bytes).map(|parsed| run_status_from_parsed(py, model, &parsed))
-    });
+    let built = with_json_bytes(raw, accept, |bytes| run_status_from_json(py, model, bytes));
     match built {
         Ok(Ok(result)) => result,
         _ => fallback(model).bind(py).call1((raw,)),

@@ -333,6 +333,17 @@ def test_from_json_edge_documents(doc: str | bytes) -> None:
     check_from_json(doc)
 
 
+@pytest.mark.parametrize("count", [0, 1, 2, 7, 8, 9, 16, 40])
+@pytest.mark.parametrize("separators", [(",", ":"), (" , ", " : ")], ids=["compact", "spaced"])
+def test_plain_warnings_lists_of_every_length(count: int, separators: tuple[str, str]) -> None:
+    """The scan keeps the first eight items of a plain list as it reads them and finds longer
+    lists' items again in the list's text: both match the oracle, ASCII or not."""
+    warnings = [f"w{i} caf\u00e9 \u2603" if i % 3 == 0 else f"warning {i}" for i in range(count)]
+    payload = {"message": "m", "warnings": warnings, "status": "ready"}
+    check_from_json(json.dumps(payload, separators=separators, ensure_ascii=False))
+    check_model_validate_json(json.dumps(payload, separators=separators))
+
+
 @pytest.mark.parametrize("doc", EDGE_DOCUMENTS.values(), ids=EDGE_DOCUMENTS.keys())
 def test_model_validate_json_edge_documents(doc: str | bytes) -> None:
     """Each named raw document, as str, bytes and bytearray, matches pydantic's result."""
