@@ -104,12 +104,14 @@ def _batch_kind(group: str) -> str:
 
 
 def _single(results: Sequence[Result]) -> dict[str, dict[str, dict[str, float]]]:
-    """Median ns by input kind, then payload label, then implementation."""
+    """Median ns by input kind, then payload label, then implementation (the fastest pass)."""
     out: dict[str, dict[str, dict[str, float]]] = {}
     for r in results:
         if r.input in ("bytes", "dict"):
             label = r.group.split(": ", 1)[1]
-            out.setdefault(r.input, {}).setdefault(label, {})[r.impl] = r.median * 1e9
+            by_impl = out.setdefault(r.input, {}).setdefault(label, {})
+            # Of several passes, the fastest window counts (see benches/test_single.py).
+            by_impl[r.impl] = min(r.median * 1e9, by_impl.get(r.impl, r.median * 1e9))
     return out
 
 
@@ -222,6 +224,7 @@ def write_ratios(results: Sequence[Result], path: Path, subtitle: str) -> None:
         "",
         f"Medians of `make bench-report` on {subtitle}. Speed-ups are the other",
         "implementation's median over ours; `ours / msgspec time` is the other way round.",
+        "A single payload's median is per call and the fastest of its passes' windows.",
         "",
         "## One payload (median ns)",
         "",

@@ -60,6 +60,25 @@ def _synthetic() -> dict[str, Any]:
     }
 
 
+def test_single_payload_medians_are_per_call_and_from_the_fastest_pass(
+    report: ModuleType, tmp_path: Path
+) -> None:
+    data = _synthetic()
+    group = "bytes: failed (144 B)"
+    # Rounds of 100 calls, in three passes: the second one slowed down by load from elsewhere.
+    data["benchmarks"] = [
+        b for b in data["benchmarks"] if b["group"] != group or b["extra_info"]["impl"] != "ours"
+    ] + [
+        _bench(group, "ours", 100 * 100e-9 * slowdown, input="bytes", calls=100, bench_pass=i)
+        for i, slowdown in enumerate((1.0, 1.7, 1.1))
+    ]
+    path = tmp_path / "ratios.md"
+    report.write_ratios(report.load(data), path, "Test CPU")
+    row = next(line for line in path.read_text().splitlines() if line.startswith(f"| {group}"))
+    cells = [c.strip() for c in row.strip("|").split("|")]
+    assert cells[5] == "100" and cells[6] == "20.00x"
+
+
 def test_ratios_table(report: ModuleType, tmp_path: Path) -> None:
     results = report.load(_synthetic())
     path = tmp_path / "ratios.md"
