@@ -21,21 +21,59 @@ pub type FieldValue<'py> = Slot<Bound<'py, PyAny>>;
 
 /// A new `str` from UTF-8 the parser has already validated.
 pub fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    if text.is_ascii() {
+        // SAFETY: just checked.
+        return unsafe { new_ascii_str(py, text) };
+    }
+    new_non_ascii_str(py, text)
+}
+
+/// [`new_str`] for text the caller knows to be ASCII or not (`ascii == text.is_ascii()`).
+///
+/// # Safety
+/// `ascii` must be `text.is_ascii()`: a `str` flagged ASCII must hold only ASCII.
+pub unsafe fn new_str_known<'py>(
+    py: Python<'py>,
+    text: &str,
+    ascii: bool,
+) -> PyResult<Bound<'py, PyAny>> {
+    debug_assert_eq!(ascii, text.is_ascii());
+    if ascii {
+        // SAFETY: the caller's guarantee.
+        return unsafe { new_ascii_str(py, text) };
+    }
+    new_non_ascii_str(py, text)
+}
+
+/// A new `str` from ASCII text, copied in directly: an ASCII str keeps one byte per character
+/// right after its header, so CPython's UTF-8 decoder is skipped.
+///
+/// # Safety
+/// `text` must be ASCII.
+unsafe fn new_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) else {
         return Err(pyo3::exceptions::PyOverflowError::new_err(
             "string too long",
         ));
     };
-    // SAFETY: the pointer and length describe a live `&str`; the results are owned references.
-    // An ASCII str keeps one byte per character right after its header, so ASCII text (nearly
-    // every status) is copied in directly, skipping CPython's UTF-8 decoder.
+    // SAFETY: a new ASCII str of `len` characters has room for `len` bytes at its data
+    // pointer; the result is an owned reference.
     unsafe {
-        if text.is_ascii() {
-            let string = Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_New(len, 0x7f))?;
-            let data = ffi::PyUnicode_DATA(string.as_ptr()).cast::<u8>();
-            std::ptr::copy_nonoverlapping(text.as_ptr(), data, text.len());
-            return Ok(string);
-        }
+        let string = Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_New(len, 0x7f))?;
+        let data = ffi::PyUnicode_DATA(string.as_ptr()).cast::<u8>();
+        std::ptr::copy_nonoverlapping(text.as_ptr(), data, text.len());
+        Ok(string)
+    }
+}
+
+fn new_non_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) else {
+        return Err(pyo3::exceptions::PyOverflowError::new_err(
+            "string too long",
+        ));
+    };
+    // SAFETY: the pointer and length describe a live `&str`; the result is an owned reference.
+    unsafe {
         Bound::from_owned_ptr_or_err(
             py,
             ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast::<c_char>(), len),
@@ -48,6 +86,15 @@ pub fn new_str_list<'py, 's>(
     py: Python<'py>,
     items: impl ExactSizeIterator<Item = &'s str>,
 ) -> PyResult<Bound<'py, PyAny>> {
+    new_list_of(py, items, |item| new_str(py, item))
+}
+
+/// A new `list` of what `make` makes of each item.
+pub fn new_list_of<'py, T>(
+    py: Python<'py>,
+    items: impl ExactSizeIterator<Item = T>,
+    mut make: impl FnMut(T) -> PyResult<Bound<'py, PyAny>>,
+) -> PyResult<Bound<'py, PyAny>> {
     let Ok(len) = ffi::Py_ssize_t::try_from(items.len()) else {
         return Err(pyo3::exceptions::PyOverflowError::new_err("list too long"));
     };
@@ -56,7 +103,7 @@ pub fn new_str_list<'py, 's>(
     unsafe {
         let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
         for (index, item) in (0..len).zip(items) {
-            ffi::PyList_SET_ITEM(list.as_ptr(), index, new_str(py, item)?.into_ptr());
+            ffi::PyList_SET_ITEM(list.as_ptr(), index, make(item)?.into_ptr());
         }
         Ok(list)
     }

@@ -208,11 +208,18 @@ pub trait PlainSink<'a> {
     /// Whether [`Self::list`] wants the items as well as the span (a list of up to
     /// [`KEPT_ITEMS`] items is then read once, not again from its span).
     const KEEPS_ITEMS: bool;
-    /// A `message` string; `None` refuses the document.
-    fn text(&mut self, text: &'a str) -> Option<Self::Text>;
-    /// A `warnings` list of `len` plain strings: `span` is its text between the brackets, and
-    /// `items` the strings themselves when [`Self::KEEPS_ITEMS`] and they fit.
-    fn list(&mut self, span: &'a str, len: usize, items: Option<&[&'a str]>) -> Option<Self::List>;
+    /// A `message` string, `ascii` if all of it is; `None` refuses the document.
+    fn text(&mut self, text: &'a str, ascii: bool) -> Option<Self::Text>;
+    /// A `warnings` list of `len` plain strings: `span` is its text between the brackets,
+    /// `items` the strings themselves when [`Self::KEEPS_ITEMS`] and they fit, and `ascii`
+    /// whether every item is ASCII.
+    fn list(
+        &mut self,
+        span: &'a str,
+        len: usize,
+        items: Option<&[&'a str]>,
+        ascii: bool,
+    ) -> Option<Self::List>;
 }
 
 /// The most items of a list the scanner keeps for a sink that wants them.
@@ -226,11 +233,17 @@ impl<'a> PlainSink<'a> for Borrowed {
     type List = StrList<'a>;
     const KEEPS_ITEMS: bool = false;
 
-    fn text(&mut self, text: &'a str) -> Option<Self::Text> {
+    fn text(&mut self, text: &'a str, _: bool) -> Option<Self::Text> {
         Some(Cow::Borrowed(text))
     }
 
-    fn list(&mut self, span: &'a str, len: usize, _: Option<&[&'a str]>) -> Option<Self::List> {
+    fn list(
+        &mut self,
+        span: &'a str,
+        len: usize,
+        _: Option<&[&'a str]>,
+        _: bool,
+    ) -> Option<Self::List> {
         Some(StrList::Plain { span, len })
     }
 }
@@ -431,8 +444,9 @@ impl<'a> Plain<'a> {
 
     /// A string without escapes or control characters, as valid UTF-8. Inlined: it is most of
     /// the scan, and the call's saved registers cost as much as a short string's check.
+    /// Also tells whether the string is ASCII.
     #[inline(always)]
-    fn plain_string(&mut self) -> Option<&'a str> {
+    fn plain_string(&mut self) -> Option<(&'a str, bool)> {
         self.eat(b'"')?;
         let start = self.at;
         let end = start + plain_ascii_run(self.input, start);
@@ -441,9 +455,9 @@ impl<'a> Plain<'a> {
                 let content = self.input.get(start..end)?;
                 self.at = end + 1;
                 // SAFETY: every byte of `content` is below 0x80, so it is ASCII and valid UTF-8.
-                Some(unsafe { std::str::from_utf8_unchecked(content) })
+                Some((unsafe { std::str::from_utf8_unchecked(content) }, true))
             }
-            0x80.. => self.non_ascii_string(start),
+            0x80.. => Some((self.non_ascii_string(start)?, false)),
             _ => None,
         }
     }
@@ -482,9 +496,11 @@ impl<'a> Plain<'a> {
         let start = self.at;
         let mut len = 0;
         let mut items: [&'a str; KEPT_ITEMS] = [""; KEPT_ITEMS];
+        let mut all_ascii = true;
         if self.eat(b']').is_none() {
             loop {
-                let item = self.plain_string()?;
+                let (item, ascii) = self.plain_string()?;
+                all_ascii &= ascii;
                 if S::KEEPS_ITEMS {
                     if let Some(slot) = items.get_mut(len) {
                         *slot = item;
@@ -506,7 +522,7 @@ impl<'a> Plain<'a> {
         } else {
             None
         };
-        sink.list(span, len, kept)
+        sink.list(span, len, kept, all_ascii)
     }
 
     /// Consumes `literal` if the input continues with it (a fixed-size compare the compiler
@@ -583,8 +599,10 @@ impl<'a> Plain<'a> {
             match field {
                 Field::Status if status.is_none() => status = Some(self.status_value()?),
                 Field::Message if !message.is_present() => {
-                    message =
-                        self.nullable(|p| p.plain_string().and_then(|text| sink.text(text)))?;
+                    message = self.nullable(|p| {
+                        let (text, ascii) = p.plain_string()?;
+                        sink.text(text, ascii)
+                    })?;
                 }
                 Field::Warnings if !warnings.is_present() => {
                     warnings = self.nullable(|p| p.string_list(sink))?;
@@ -1013,11 +1031,19 @@ mod tests {
         type List = ();
         const KEEPS_ITEMS: bool = true;
 
-        fn text(&mut self, text: &'a str) -> Option<String> {
+        fn text(&mut self, text: &'a str, ascii: bool) -> Option<String> {
+            assert_eq!(ascii, text.is_ascii());
             Some(text.to_owned())
         }
 
-        fn list(&mut self, span: &'a str, len: usize, items: Option<&[&'a str]>) -> Option<()> {
+        fn list(
+            &mut self,
+            span: &'a str,
+            len: usize,
+            items: Option<&[&'a str]>,
+            ascii: bool,
+        ) -> Option<()> {
+            assert_eq!(ascii, span.is_ascii());
             let kept = items.map(|items| items.iter().map(|item| item.to_string()).collect());
             let again = StrList::Plain { span, len }
                 .iter()

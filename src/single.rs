@@ -10,7 +10,9 @@ use pyo3::prelude::*;
 use crate::error::Error;
 use crate::input::{read_dict, with_json_bytes, Accept};
 use crate::model::Model;
-use crate::objects::{new_run_status, new_str, new_str_list, FieldValue};
+use crate::objects::{
+    new_list_of, new_run_status, new_str, new_str_known, new_str_list, FieldValue,
+};
 use crate::parse::{
     parse_plain_into, parse_with_serde, ParsedStatus, PlainDocument, PlainSink, StrList,
 };
@@ -47,15 +49,27 @@ impl<'a, 'py> PlainSink<'a> for PyStrings<'py> {
     type List = Bound<'py, PyAny>;
     const KEEPS_ITEMS: bool = true;
 
-    fn text(&mut self, text: &'a str) -> Option<Self::Text> {
-        let made = new_str(self.py, text);
+    fn text(&mut self, text: &'a str, ascii: bool) -> Option<Self::Text> {
+        // SAFETY: the scanner tells `ascii` from the bytes it read.
+        let made = unsafe { new_str_known(self.py, text, ascii) };
         self.keep(made)
     }
 
-    fn list(&mut self, span: &'a str, len: usize, items: Option<&[&'a str]>) -> Option<Self::List> {
+    fn list(
+        &mut self,
+        span: &'a str,
+        len: usize,
+        items: Option<&[&'a str]>,
+        ascii: bool,
+    ) -> Option<Self::List> {
+        let py = self.py;
         let made = match items {
-            Some(items) => new_str_list(self.py, items.iter().copied()),
-            None => new_str_list(self.py, StrList::Plain { span, len }.iter()),
+            // SAFETY: `ascii` is set only when every item is ASCII.
+            Some(items) if ascii => new_list_of(py, items.iter(), |item| unsafe {
+                new_str_known(py, item, true)
+            }),
+            Some(items) => new_str_list(py, items.iter().copied()),
+            None => new_str_list(py, StrList::Plain { span, len }.iter()),
         };
         self.keep(made)
     }
