@@ -1,15 +1,39 @@
 //! Checks shared by the fuzz targets: the parser's answers against each other and against an
 //! independent parse of the same bytes into a `serde_json::Value`.
 
-use iqm_runstatus::parse::{parse_plain, parse_status, parse_with_serde, ParsedStatus, Slot};
+use iqm_runstatus::parse::{
+    parse_plain, parse_plain_into, parse_status, parse_with_serde, ParsedStatus, PlainSink, Slot,
+    StrList, KEPT_ITEMS,
+};
 use serde_json::Value;
 
 /// Runs every parser on `data`, checks they agree, and returns `parse_status`'s answer.
 pub fn check_document(data: &[u8]) -> Option<ParsedStatus<'_>> {
     let serde = parse_with_serde(data).ok();
     // The scanner may decline anything, but what it accepts must be serde's exact answer.
-    if let Some(plain) = parse_plain(data) {
-        assert_eq!(Some(&plain), serde.as_ref(), "scanner and serde disagree");
+    let plain = parse_plain(data);
+    if let Some(plain) = &plain {
+        assert_eq!(Some(plain), serde.as_ref(), "scanner and serde disagree");
+    }
+    // A sink that keeps the items sees the same document (what single payloads are built from).
+    match (parse_plain_into(data, &mut Checking), &plain) {
+        (Some(document), Some(plain)) => {
+            assert_eq!(document.status, plain.status, "sink status");
+            assert_eq!(
+                document.message,
+                map_slot(&plain.message, |text| text.as_ref()),
+                "sink message"
+            );
+            let warnings = map_slot(&plain.warnings, |items| {
+                items.iter().map(str::to_owned).collect::<Vec<_>>()
+            });
+            assert_eq!(document.warnings, warnings, "sink warnings");
+        }
+        (None, None) => {}
+        (document, _) => panic!(
+            "the sink changed whether the scanner answers: {}",
+            document.is_some()
+        ),
     }
     let parsed = parse_status(data).ok();
     assert_eq!(
@@ -64,6 +88,45 @@ fn check_against_value(data: &[u8], parsed: &ParsedStatus<'_>) {
         items.iter().map(|item| item.as_ref()).collect::<Vec<_>>()
     });
     assert_eq!(warnings, parsed_warnings, "warnings");
+}
+
+/// A sink that checks what the scanner hands it: the ASCII flags, and the items it kept
+/// against the ones found again in the list's text.
+struct Checking;
+
+impl<'a> PlainSink<'a> for Checking {
+    type Text = &'a str;
+    type List = Vec<String>;
+    const KEEPS_ITEMS: bool = true;
+
+    fn text(&mut self, text: &'a str, ascii: bool) -> Option<&'a str> {
+        assert_eq!(ascii, text.is_ascii(), "message ASCII flag");
+        Some(text)
+    }
+
+    fn list(
+        &mut self,
+        span: &'a str,
+        len: usize,
+        items: Option<&[&'a str]>,
+        ascii: bool,
+    ) -> Option<Vec<String>> {
+        let again: Vec<String> = StrList::Plain { span, len }
+            .iter()
+            .map(str::to_owned)
+            .collect();
+        assert_eq!(again.len(), len, "list length");
+        assert_eq!(
+            ascii,
+            again.iter().all(|item| item.is_ascii()),
+            "list ASCII flag"
+        );
+        match items {
+            Some(items) => assert_eq!(items, &again[..], "kept items"),
+            None => assert!(len > KEPT_ITEMS, "a short list's items were not kept"),
+        }
+        Some(again)
+    }
 }
 
 fn map_slot<'a, T, U>(slot: &'a Slot<T>, f: impl FnOnce(&'a T) -> U) -> Slot<U> {
