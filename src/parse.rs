@@ -210,16 +210,30 @@ pub trait PlainSink<'a> {
     const KEEPS_ITEMS: bool;
     /// A `message` string, `ascii` if all of it is; `None` refuses the document.
     fn text(&mut self, text: &'a str, ascii: bool) -> Option<Self::Text>;
-    /// A `warnings` list of `len` plain strings: `span` is its text between the brackets,
-    /// `items` the strings themselves when [`Self::KEEPS_ITEMS`] and they fit, and `ascii`
-    /// whether every item is ASCII.
-    fn list(
-        &mut self,
-        span: &'a str,
-        len: usize,
-        items: Option<&[&'a str]>,
-        ascii: bool,
-    ) -> Option<Self::List>;
+    /// A `warnings` list; `None` refuses the document.
+    fn list(&mut self, list: PlainList<'a, '_>) -> Option<Self::List>;
+}
+
+/// A `warnings` list of plain strings, as the scanner read it.
+pub struct PlainList<'a, 'k> {
+    /// Its text between the brackets.
+    pub span: &'a str,
+    pub len: usize,
+    /// The strings themselves, when the sink [keeps them](PlainSink::KEEPS_ITEMS) and there
+    /// are at most [`KEPT_ITEMS`].
+    pub items: Option<&'k [&'a str]>,
+    /// Whether every item is ASCII.
+    pub ascii: bool,
+}
+
+impl<'a> PlainList<'a, '_> {
+    /// The list as its span, its items found again as they are read.
+    pub fn as_span(&self) -> StrList<'a> {
+        StrList::Plain {
+            span: self.span,
+            len: self.len,
+        }
+    }
 }
 
 /// The most items of a list the scanner keeps for a sink that wants them.
@@ -237,14 +251,8 @@ impl<'a> PlainSink<'a> for Borrowed {
         Some(Cow::Borrowed(text))
     }
 
-    fn list(
-        &mut self,
-        span: &'a str,
-        len: usize,
-        _: Option<&[&'a str]>,
-        _: bool,
-    ) -> Option<Self::List> {
-        Some(StrList::Plain { span, len })
+    fn list(&mut self, list: PlainList<'a, '_>) -> Option<Self::List> {
+        Some(list.as_span())
     }
 }
 
@@ -522,7 +530,12 @@ impl<'a> Plain<'a> {
         } else {
             None
         };
-        sink.list(span, len, kept, all_ascii)
+        sink.list(PlainList {
+            span,
+            len,
+            items: kept,
+            ascii: all_ascii,
+        })
     }
 
     /// Consumes `literal` if the input continues with it (a fixed-size compare the compiler
@@ -1036,20 +1049,12 @@ mod tests {
             Some(text.to_owned())
         }
 
-        fn list(
-            &mut self,
-            span: &'a str,
-            len: usize,
-            items: Option<&[&'a str]>,
-            ascii: bool,
-        ) -> Option<()> {
-            assert_eq!(ascii, span.is_ascii());
-            let kept = items.map(|items| items.iter().map(|item| item.to_string()).collect());
-            let again = StrList::Plain { span, len }
-                .iter()
-                .map(str::to_owned)
-                .collect();
-            self.0.push((len, kept, again));
+        fn list(&mut self, list: PlainList<'a, '_>) -> Option<()> {
+            assert_eq!(list.ascii, list.span.is_ascii());
+            let kept =
+                (list.items).map(|items| items.iter().map(|item| item.to_string()).collect());
+            let again = list.as_span().iter().map(str::to_owned).collect();
+            self.0.push((list.len, kept, again));
             Some(())
         }
     }

@@ -14,7 +14,7 @@ use crate::objects::{
     new_list_of, new_run_status, new_str, new_str_known, new_str_list, FieldValue,
 };
 use crate::parse::{
-    parse_plain_into, parse_with_serde, ParsedStatus, PlainDocument, PlainSink, StrList,
+    parse_plain_into, parse_with_serde, ParsedStatus, PlainDocument, PlainList, PlainSink,
 };
 
 /// The instance for a parsed document.
@@ -55,21 +55,15 @@ impl<'a, 'py> PlainSink<'a> for PyStrings<'py> {
         self.keep(made)
     }
 
-    fn list(
-        &mut self,
-        span: &'a str,
-        len: usize,
-        items: Option<&[&'a str]>,
-        ascii: bool,
-    ) -> Option<Self::List> {
+    fn list(&mut self, list: PlainList<'a, '_>) -> Option<Self::List> {
         let py = self.py;
-        let made = match items {
-            // SAFETY: `ascii` is set only when every item is ASCII.
-            Some(items) if ascii => new_list_of(py, items.iter(), |item| unsafe {
+        let made = match list.items {
+            // SAFETY: the scanner sets `ascii` only when every item is ASCII.
+            Some(items) if list.ascii => new_list_of(py, items.iter(), |item| unsafe {
                 new_str_known(py, item, true)
             }),
             Some(items) => new_str_list(py, items.iter().copied()),
-            None => new_str_list(py, StrList::Plain { span, len }.iter()),
+            None => new_str_list(py, list.as_span().iter()),
         };
         self.keep(made)
     }

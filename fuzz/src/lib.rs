@@ -2,8 +2,8 @@
 //! independent parse of the same bytes into a `serde_json::Value`.
 
 use iqm_runstatus::parse::{
-    parse_plain, parse_plain_into, parse_status, parse_with_serde, ParsedStatus, PlainSink, Slot,
-    StrList, KEPT_ITEMS,
+    parse_plain, parse_plain_into, parse_status, parse_with_serde, ParsedStatus, PlainList,
+    PlainSink, Slot, KEPT_ITEMS,
 };
 use serde_json::Value;
 
@@ -104,26 +104,17 @@ impl<'a> PlainSink<'a> for Checking {
         Some(text)
     }
 
-    fn list(
-        &mut self,
-        span: &'a str,
-        len: usize,
-        items: Option<&[&'a str]>,
-        ascii: bool,
-    ) -> Option<Vec<String>> {
-        let again: Vec<String> = StrList::Plain { span, len }
-            .iter()
-            .map(str::to_owned)
-            .collect();
-        assert_eq!(again.len(), len, "list length");
+    fn list(&mut self, list: PlainList<'a, '_>) -> Option<Vec<String>> {
+        let again: Vec<String> = list.as_span().iter().map(str::to_owned).collect();
+        assert_eq!(again.len(), list.len, "list length");
         assert_eq!(
-            ascii,
+            list.ascii,
             again.iter().all(|item| item.is_ascii()),
             "list ASCII flag"
         );
-        match items {
+        match list.items {
             Some(items) => assert_eq!(items, &again[..], "kept items"),
-            None => assert!(len > KEPT_ITEMS, "a short list's items were not kept"),
+            None => assert!(list.len > KEPT_ITEMS, "a short list's items were not kept"),
         }
         Some(again)
     }
