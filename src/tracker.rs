@@ -129,7 +129,8 @@ impl State {
 ///
 /// Job ids are ``str`` or ``uuid.UUID``; a UUID is stored, and given back, as ``str(uuid)``.
 /// ``update_many`` returns the transitions; payloads the reference rejects leave their job's
-/// last good state untouched and are listed in ``last_errors`` until the next update.
+/// last good state untouched, and are added to the call's ``errors`` list if one is given and
+/// listed in ``last_errors`` until the next update.
 #[pyclass(frozen, module = "iqm_runstatus._core")]
 pub struct JobTracker {
     state: Mutex<State>,
@@ -162,29 +163,34 @@ impl JobTracker {
     }
 
     /// Updates one job; see `update_many`.
+    #[pyo3(signature = (job_id, payload, *, errors = None))]
     fn update<'py>(
         &self,
         py: Python<'py>,
         job_id: &Bound<'py, PyAny>,
         payload: &Bound<'py, PyAny>,
+        errors: Option<&Bound<'py, PyList>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let job_ids = PyList::new(py, [job_id])?;
         let payloads = PyList::new(py, [payload])?;
-        self.update_many(py, job_ids.as_any(), payloads.as_any(), Some(1))
+        self.update_many(py, job_ids.as_any(), payloads.as_any(), Some(1), errors)
     }
 
     /// Parses ``payloads[i]`` as the latest status of ``job_ids[i]``, in order.
     ///
     /// Returns ``(job_id, previous Status or None, new Status)`` for each job whose status
     /// changed (``None`` for a job seen for the first time). Raises ``ValueError``, before any
-    /// change, if the two have different lengths.
-    #[pyo3(signature = (job_ids, payloads, *, threads = None))]
+    /// change, if the two have different lengths. ``(job_id, exception type name, message)``
+    /// for each rejected payload is appended to ``errors`` if it is given: unlike
+    /// ``last_errors``, no other thread's update can replace them.
+    #[pyo3(signature = (job_ids, payloads, *, threads = None, errors = None))]
     fn update_many<'py>(
         &self,
         py: Python<'py>,
         job_ids: &Bound<'py, PyAny>,
         payloads: &Bound<'py, PyAny>,
         threads: Option<usize>,
+        errors: Option<&Bound<'py, PyList>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let model = Model::get(py)?;
         let id_objects = job_ids
@@ -206,6 +212,7 @@ impl JobTracker {
         }
         let batch = StatusBatch::from_payload_objects(&payloads, threads)?;
         let mut transitions = Vec::new();
+        let mut rejected = Vec::new();
         {
             let mut state = self.lock()?;
             state.last_errors.clear();
@@ -224,8 +231,16 @@ impl JobTracker {
                         error.type_name().to_owned(),
                         error.message().to_owned(),
                     );
+                    if errors.is_some() {
+                        rejected.push(error.clone());
+                    }
                     state.last_errors.push(error);
                 }
+            }
+        }
+        if let Some(errors) = errors {
+            for error in rejected {
+                errors.append(error)?;
             }
         }
         let member = |status: StatusCode| model.member(status).bind(py).clone();

@@ -280,12 +280,15 @@ def apply_ops(tracker: JobTracker, thread: int, ops: list[tuple[Any, ...]]) -> l
         model[key] = index
 
     for op in ops:
+        # Each call's own rejected payloads, which other threads' updates cannot replace.
+        errors: list[tuple[str, str, str]] = []
         if op[0] == "update_many":
-            returned.append(tracker.update_many(op[1], [TRACKER_PAYLOADS[i] for i in op[2]]))
+            payloads = [TRACKER_PAYLOADS[i] for i in op[2]]
+            returned.append((tracker.update_many(op[1], payloads, errors=errors), errors))
             for job, index in zip(op[1], op[2]):
                 store(job, index)
         elif op[0] == "update":
-            returned.append(tracker.update(op[1], TRACKER_PAYLOADS[op[2]]))
+            returned.append((tracker.update(op[1], TRACKER_PAYLOADS[op[2]], errors=errors), errors))
             store(op[1], op[2])
         elif op[0] == "forget":
             returned.append(tracker.forget(op[1]))
@@ -319,6 +322,8 @@ def test_tracker_threads_with_disjoint_ids_match_a_serial_run() -> None:
     ops = [tracker_ops(thread) for thread in range(THREADS)]
     serial = JobTracker()
     serial_returned = [apply_ops(serial, thread, ops[thread]) for thread in range(THREADS)]
+    # Some calls reject payloads, so each thread's `errors=` lists are compared too.
+    assert any(isinstance(r, tuple) and r[1] for rs in serial_returned for r in rs)
 
     shared = JobTracker()
     barrier = threading.Barrier(THREADS)

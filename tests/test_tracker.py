@@ -66,6 +66,25 @@ def test_bad_payloads_leave_the_last_good_state() -> None:
     assert tracker.last_errors == []
 
 
+def test_rejected_payloads_are_appended_to_the_calls_errors_list() -> None:
+    tracker = JobTracker()
+    errors: list[tuple[str, str, str]] = [("earlier", "X", "kept")]
+    tracker.update_many(["a", "b", "c"], [b"{", READY, b'{"status":"x"}'], errors=errors)
+    assert [(job, name) for job, name, _ in errors] == [
+        ("earlier", "X"),
+        ("a", "JSONDecodeError"),
+        ("c", "ValueError"),
+    ]
+    assert errors[1:] == tracker.last_errors
+    tracker.update("d", b"[]", errors=errors)
+    assert errors[-1][:2] == ("d", "TypeError") and len(errors) == 4
+    # A clean update adds nothing, and the list must be a list.
+    tracker.update_many(["a"], [READY], errors=errors)
+    assert len(errors) == 4
+    with pytest.raises(TypeError):
+        tracker.update_many(["a"], [READY], errors=())  # type: ignore[arg-type]
+
+
 def test_mismatched_lengths_change_nothing() -> None:
     tracker = JobTracker()
     tracker.update("a", PENDING)

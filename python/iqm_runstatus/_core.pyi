@@ -99,13 +99,20 @@ class JobTracker:
     """The latest status of many jobs; UUID job ids are stored and returned as ``str``."""
 
     def __init__(self) -> None: ...
-    def update(self, job_id: _JobId, payload: _JsonInput) -> list[_Transition]: ...
+    def update(
+        self,
+        job_id: _JobId,
+        payload: _JsonInput,
+        *,
+        errors: Optional[list[tuple[str, str, str]]] = None,
+    ) -> list[_Transition]: ...
     def update_many(
         self,
         job_ids: Iterable[_JobId],
         payloads: Iterable[_JsonInput],
         *,
         threads: Optional[int] = None,
+        errors: Optional[list[tuple[str, str, str]]] = None,
     ) -> list[_Transition]: ...
     @property
     def last_errors(self) -> list[tuple[str, str, str]]: ...
