@@ -4,8 +4,10 @@
 //! sits behind a mutex that is only held for plain Rust work, never while Python code runs, so
 //! the tracker can be shared between threads.
 
-use std::collections::HashMap;
+use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard};
+
+use hashbrown::HashTable;
 
 use pyo3::exceptions::{PyKeyError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::prelude::*;
@@ -40,7 +42,7 @@ fn job_key(id: &Bound<'_, PyAny>) -> PyResult<String> {
 }
 
 struct Job {
-    id: String,
+    id: Box<str>,
     latest: OwnedEntry,
 }
 
@@ -48,7 +50,10 @@ struct Job {
 #[derive(Default)]
 struct State {
     slots: Vec<Option<Job>>,
-    by_id: HashMap<String, usize, SeededHash>,
+    /// The slot of each job, found by hashing its id and comparing with the id in the slot:
+    /// an id is stored once, and an entry of the index is one word.
+    index: HashTable<usize>,
+    hasher: SeededHash,
     last_errors: Vec<(String, String, String)>,
 }
 
@@ -57,19 +62,29 @@ impl State {
         self.slots.iter().flatten()
     }
 
-    /// The slot of `id`, trying `hint` before the map: a poll usually lists jobs in the order
-    /// of the previous one, and a slot read in order costs far less than a random probe.
+    fn len(&self) -> usize {
+        self.index.len()
+    }
+
+    /// The slot of `id`, trying `hint` before the index: a poll usually lists jobs in the
+    /// order of the previous one, and a slot read in order costs far less than a random probe.
     fn find(&self, id: &str, hint: usize) -> Option<usize> {
         match self.slots.get(hint) {
-            Some(Some(job)) if job.id == id => Some(hint),
-            _ => self.by_id.get(id).copied(),
+            Some(Some(job)) if &*job.id == id => Some(hint),
+            _ => self.lookup(id),
         }
     }
 
+    fn lookup(&self, id: &str) -> Option<usize> {
+        let slots = &self.slots;
+        self.index
+            .find(self.hasher.hash_one(id), |&at| holds(slots, at, id))
+            .copied()
+    }
+
     fn get(&self, id: &str) -> Option<&Job> {
-        self.by_id
-            .get(id)
-            .and_then(|&at| self.slots.get(at))
+        self.lookup(id)
+            .and_then(|at| self.slots.get(at))
             .and_then(Option::as_ref)
     }
 
@@ -94,34 +109,61 @@ impl State {
                 (previous != latest.status).then_some(Some(previous))
             }
             None => {
-                self.by_id.insert(id.to_owned(), self.slots.len());
+                let at = self.slots.len();
                 self.slots.push(Some(Job {
-                    id: id.to_owned(),
+                    id: id.into(),
                     latest: latest.to_owned_entry(),
                 }));
+                self.index_slot(at);
                 Some(None)
             }
         }
     }
 
+    /// Adds the job at slot `at` to the index.
+    fn index_slot(&mut self, at: usize) {
+        let State {
+            slots,
+            index,
+            hasher,
+            ..
+        } = self;
+        let hash_of = |at: &usize| {
+            slots
+                .get(*at)
+                .and_then(Option::as_ref)
+                .map_or(0, |job| hasher.hash_one(&*job.id))
+        };
+        index.insert_unique(hash_of(&at), at, hash_of);
+    }
+
     fn forget(&mut self, id: &str) -> bool {
-        let Some(at) = self.by_id.remove(id) else {
+        let slots = &self.slots;
+        let Ok(entry) = self
+            .index
+            .find_entry(self.hasher.hash_one(id), |&at| holds(slots, at, id))
+        else {
             return false;
         };
+        let (at, _) = entry.remove();
         if let Some(slot) = self.slots.get_mut(at) {
             *slot = None;
         }
         // Compact once holes outnumber jobs, so that forgetting stays cheap on average.
-        if self.slots.len() > 2 * self.by_id.len() + 64 {
+        if self.slots.len() > 2 * self.index.len() + 64 {
             self.slots.retain(Option::is_some);
-            for (at, job) in self.slots.iter().enumerate() {
-                if let Some(job) = job {
-                    self.by_id.insert(job.id.clone(), at);
-                }
+            self.index.clear();
+            for at in 0..self.slots.len() {
+                self.index_slot(at);
             }
         }
         true
     }
+}
+
+/// Whether slot `at` holds the job `id`.
+fn holds(slots: &[Option<Job>], at: usize, id: &str) -> bool {
+    matches!(slots.get(at), Some(Some(job)) if &*job.id == id)
 }
 
 /// The latest status of many jobs, updated from polled status payloads; safe to share
@@ -291,7 +333,7 @@ impl JobTracker {
             .lock()?
             .jobs()
             .filter(|job| wanted.get(job.latest.status as usize) == Some(&true))
-            .map(|job| job.id.clone())
+            .map(|job| job.id.to_string())
             .collect())
     }
 
@@ -306,16 +348,16 @@ impl JobTracker {
     }
 
     fn __len__(&self) -> PyResult<usize> {
-        Ok(self.lock()?.by_id.len())
+        Ok(self.lock()?.len())
     }
 
     fn __contains__(&self, job_id: &Bound<'_, PyAny>) -> PyResult<bool> {
         let key = job_key(job_id)?;
-        Ok(self.lock()?.by_id.contains_key(&key))
+        Ok(self.lock()?.lookup(&key).is_some())
     }
 
     fn __repr__(&self) -> PyResult<String> {
-        Ok(format!("JobTracker(jobs={})", self.lock()?.by_id.len()))
+        Ok(format!("JobTracker(jobs={})", self.lock()?.len()))
     }
 
     /// Pickles the job ids and their latest statuses (as a `StatusBatch`); not `last_errors`.
@@ -323,7 +365,7 @@ impl JobTracker {
         let py = slf.py();
         let (ids, batch) = {
             let state = slf.get().lock()?;
-            let ids: Vec<String> = state.jobs().map(|job| job.id.clone()).collect();
+            let ids: Vec<String> = state.jobs().map(|job| job.id.to_string()).collect();
             let entries: Vec<&OwnedEntry> = state.jobs().map(|job| &job.latest).collect();
             (ids, StatusBatch::from_entries(&entries)?)
         };
