@@ -35,12 +35,10 @@ pub fn with_json_bytes<T>(
             .map(|text| parse(text.as_bytes()))
             .map_err(|_| Error::Unusual);
     }
-    if raw.is_exact_instance_of::<PyByteArray>() {
-        // Through the buffer protocol: an exported bytearray cannot be resized, and building
-        // the result allocates, which can run a collection and so any finalizer.
-        return with_buffer(raw, parse);
-    }
-    if accept == Accept::AnyBuffer {
+    // A bytearray too goes through the buffer protocol: an exported bytearray cannot be
+    // resized, and building the result allocates, which can run a collection and so any
+    // finalizer.
+    if accept == Accept::AnyBuffer || raw.is_exact_instance_of::<PyByteArray>() {
         return with_buffer(raw, parse);
     }
     Err(Error::Unusual)

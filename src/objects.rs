@@ -21,23 +21,21 @@ pub type FieldValue<'py> = Slot<Bound<'py, PyAny>>;
 
 /// A new `str` from UTF-8 the parser has already validated.
 pub fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    if text.is_ascii() {
-        // SAFETY: just checked.
-        return unsafe { new_ascii_str(py, text) };
-    }
-    new_non_ascii_str(py, text)
+    // SAFETY: `ascii` is checked here.
+    unsafe { new_str_known(py, text, text.is_ascii()) }
 }
 
-/// [`new_str`] for text the caller knows to be ASCII or not (`ascii == text.is_ascii()`).
+/// [`new_str`] for text the caller knows to be ASCII: then it is copied in without a check;
+/// otherwise it is decoded.
 ///
 /// # Safety
-/// `ascii` must be `text.is_ascii()`: a `str` flagged ASCII must hold only ASCII.
+/// `ascii` may be true only if `text` is ASCII: a `str` flagged ASCII must hold only ASCII.
 pub unsafe fn new_str_known<'py>(
     py: Python<'py>,
     text: &str,
     ascii: bool,
 ) -> PyResult<Bound<'py, PyAny>> {
-    debug_assert_eq!(ascii, text.is_ascii());
+    debug_assert!(!ascii || text.is_ascii());
     if ascii {
         // SAFETY: the caller's guarantee.
         return unsafe { new_ascii_str(py, text) };

@@ -97,12 +97,6 @@ impl PartialEq for StrList<'_> {
 
 impl Eq for StrList<'_> {}
 
-impl<'a> From<Vec<Cow<'a, str>>> for StrList<'a> {
-    fn from(items: Vec<Cow<'a, str>>) -> Self {
-        StrList::Collected(items)
-    }
-}
-
 /// The items of a [`StrList`], as `&str`.
 pub enum StrListIter<'l, 'a> {
     /// The rest of a plain list: `left` items in `span` from byte `at` on.

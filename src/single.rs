@@ -59,10 +59,9 @@ impl<'a, 'py> PlainSink<'a> for PyStrings<'py> {
         let py = self.py;
         let made = match list.items {
             // SAFETY: the scanner sets `ascii` only when every item is ASCII.
-            Some(items) if list.ascii => new_list_of(py, items.iter(), |item| unsafe {
-                new_str_known(py, item, true)
+            Some(items) => new_list_of(py, items.iter(), |item| unsafe {
+                new_str_known(py, item, list.ascii)
             }),
-            Some(items) => new_str_list(py, items.iter().copied()),
             None => new_str_list(py, list.as_span().iter()),
         };
         self.keep(made)
