@@ -6,8 +6,8 @@ correctness pass. The conftest prints the ratios per group after the timings.
 Each implementation is timed in ``BENCH_PASSES`` windows (3 unless set), one pass over every
 payload and implementation after another, and the summary and the report keep each one's
 fastest window. On a shared machine, load from elsewhere comes in phases of seconds that can
-slow one window by half and then stop: it only ever adds time, and passes a minute apart are
-unlikely to all land in one.
+slow one window by half and then stop: it only ever adds time, and the passes, each a run
+over all the others, are unlikely to all land in one.
 """
 
 from __future__ import annotations

@@ -69,9 +69,10 @@ impl State {
     /// The slot of `id`, trying `hint` before the index: a poll usually lists jobs in the
     /// order of the previous one, and a slot read in order costs far less than a random probe.
     fn find(&self, id: &str, hint: usize) -> Option<usize> {
-        match self.slots.get(hint) {
-            Some(Some(job)) if &*job.id == id => Some(hint),
-            _ => self.lookup(id),
+        if holds(&self.slots, hint, id) {
+            Some(hint)
+        } else {
+            self.lookup(id)
         }
     }
 
@@ -254,8 +255,8 @@ impl JobTracker {
         }
         let batch = StatusBatch::from_payload_objects(&payloads, threads)?;
         let mut transitions = Vec::new();
-        let mut rejected = Vec::new();
-        {
+        // This call's rejected payloads are the new `last_errors`, taken before the lock goes.
+        let rejected = {
             let mut state = self.lock()?;
             state.last_errors.clear();
             let mut hint = 0;
@@ -273,14 +274,12 @@ impl JobTracker {
                         error.type_name().to_owned(),
                         error.message().to_owned(),
                     );
-                    if errors.is_some() {
-                        rejected.push(error.clone());
-                    }
                     state.last_errors.push(error);
                 }
             }
-        }
-        if let Some(errors) = errors {
+            errors.map(|_| state.last_errors.clone())
+        };
+        if let (Some(errors), Some(rejected)) = (errors, rejected) {
             for error in rejected {
                 errors.append(error)?;
             }
