@@ -58,6 +58,8 @@ pub enum Error {
     BadState(&'static str),
     /// A worker thread of a parallel parse stopped without a result.
     WorkerFailed,
+    /// A list being built received fewer items than it was made for.
+    ShortList,
 }
 
 impl fmt::Display for Error {
@@ -76,6 +78,7 @@ impl fmt::Display for Error {
             Error::TooLarge => f.write_str("too many distinct strings for one batch"),
             Error::BadState(why) => write!(f, "not a valid batch state: {why}"),
             Error::WorkerFailed => f.write_str("a parse worker thread failed"),
+            Error::ShortList => f.write_str("a list received fewer items than its length"),
         }
     }
 }
@@ -92,7 +95,9 @@ impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
         let message = err.to_string();
         match err {
-            Error::NotInitialised | Error::WorkerFailed => PyRuntimeError::new_err(message),
+            Error::NotInitialised | Error::WorkerFailed | Error::ShortList => {
+                PyRuntimeError::new_err(message)
+            }
             Error::TooLarge => PyOverflowError::new_err(message),
             Error::BadState(_) => PyValueError::new_err(message),
             Error::BadModel(_) | Error::NotAnObject | Error::Unusual => {

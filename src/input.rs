@@ -2,7 +2,8 @@
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyString};
+use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
+use pyo3::Borrowed;
 
 use crate::error::{Error, Field};
 use crate::model::Model;
@@ -19,7 +20,13 @@ pub enum Accept {
     BytesOrStr,
 }
 
-/// Runs `parse` on the UTF-8 bytes of `raw`, borrowed; `Err(Unusual)` for anything else.
+/// Runs `parse` on the UTF-8 bytes of `raw`; `Err(Unusual)` for anything else.
+///
+/// The parse must read memory that cannot change until it ends: building its result allocates,
+/// an allocation can run the collector and so any finalizer, and another thread or process can
+/// write a buffer that is exported. So `bytes` and `str`, which are immutable, are read in
+/// place, and a `bytearray` or `memoryview` is copied first. Subclasses go to the pure path:
+/// `json.loads` calls their own `decode()`.
 pub fn with_json_bytes<T>(
     raw: &Bound<'_, PyAny>,
     accept: Accept,
@@ -35,19 +42,38 @@ pub fn with_json_bytes<T>(
             .map(|text| parse(text.as_bytes()))
             .map_err(|_| Error::Unusual);
     }
-    // A bytearray too goes through the buffer protocol: an exported bytearray cannot be
-    // resized, and building the result allocates, which can run a collection and so any
-    // finalizer.
-    if accept == Accept::AnyBuffer || raw.is_exact_instance_of::<PyByteArray>() {
-        return with_buffer(raw, parse);
+    let copyable = raw.is_exact_instance_of::<PyByteArray>()
+        || (accept == Accept::AnyBuffer && raw.is_exact_instance_of::<PyMemoryView>());
+    if !copyable {
+        return Err(Error::Unusual);
     }
-    Err(Error::Unusual)
+    // A status payload is short: it is copied to the stack, a longer one to the heap.
+    let mut small = [0u8; SMALL_COPY];
+    let copy = copy_buffer(raw, &mut small)?;
+    let bytes = match &copy {
+        Copy::Small(len) => small.get(..*len).unwrap_or_default(),
+        Copy::Large(copy) => copy.as_slice(),
+    };
+    Ok(parse(bytes))
 }
 
-fn with_buffer<T>(raw: &Bound<'_, PyAny>, parse: impl FnOnce(&[u8]) -> T) -> Result<T, Error> {
+/// Buffers up to this long are copied to the stack.
+const SMALL_COPY: usize = 512;
+
+/// Where [`copy_buffer`] put the bytes.
+enum Copy {
+    /// In the first `len` bytes of the caller's array.
+    Small(usize),
+    Large(Vec<u8>),
+}
+
+/// Copies the bytes of a contiguous buffer into `small`, or the heap if they do not fit;
+/// `Err(Unusual)` if it has none (a strided or released view) or the copy cannot be allocated.
+fn copy_buffer(raw: &Bound<'_, PyAny>, small: &mut [u8]) -> Result<Copy, Error> {
     let mut view = std::mem::MaybeUninit::<ffi::Py_buffer>::uninit();
-    // SAFETY: a successful PyObject_GetBuffer fills `view`; it is released below on every path.
-    // PyBUF_SIMPLE refuses non-contiguous buffers, which the pure path copies instead.
+    // SAFETY: a successful PyObject_GetBuffer fills `view`, released below on every path;
+    // PyBUF_SIMPLE refuses non-contiguous buffers, which the pure path copies instead. Only
+    // the copy runs while the buffer is exported, and it runs no Python code.
     unsafe {
         if ffi::PyObject_GetBuffer(raw.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_SIMPLE) != 0 {
             ffi::PyErr_Clear();
@@ -60,9 +86,24 @@ fn with_buffer<T>(raw: &Bound<'_, PyAny>, parse: impl FnOnce(&[u8]) -> T) -> Res
         } else {
             std::slice::from_raw_parts(view.buf.cast::<u8>(), len)
         };
-        let result = parse(bytes);
+        let copy = match small.get_mut(..len) {
+            Some(into) => {
+                into.copy_from_slice(bytes);
+                Ok(Copy::Small(len))
+            }
+            None => {
+                let mut copy = Vec::new();
+                match copy.try_reserve_exact(len) {
+                    Ok(()) => {
+                        copy.extend_from_slice(bytes);
+                        Ok(Copy::Large(copy))
+                    }
+                    Err(_) => Err(Error::Unusual),
+                }
+            }
+        };
         ffi::PyBuffer_Release(&mut view);
-        Ok(result)
+        copy
     }
 }
 
@@ -76,21 +117,34 @@ pub struct DictFields<'py> {
 /// Reads a status dict as `RunStatus(status=Status(d['status']), **rest)` would, or says why not.
 pub fn read_dict<'py>(model: &Model, object: &Bound<'py, PyAny>) -> Result<DictFields<'py>, Error> {
     let dict = object.cast_exact::<PyDict>().map_err(|_| Error::Unusual)?;
+    let py = object.py();
+    // The field values are taken in a walk that allocates nothing and runs no Python code, so
+    // no finalizer can change the dict under it (the reference copies the dict first); they
+    // are read after it.
     let mut status = None;
-    let mut message = Slot::Absent;
-    let mut warnings = Slot::Absent;
-    for (key, value) in dict.iter() {
-        match field_of_key(model, &key)? {
-            None => {}
-            Some(Field::Status) => status = Some(status_code(model, &value)?),
-            Some(Field::Message) => message = string_or_none(value)?,
-            Some(Field::Warnings) => warnings = warnings_or_none(value)?,
-        }
+    let mut message = None;
+    let mut warnings = None;
+    let mut position: ffi::Py_ssize_t = 0;
+    let mut key: *mut ffi::PyObject = std::ptr::null_mut();
+    let mut value: *mut ffi::PyObject = std::ptr::null_mut();
+    // SAFETY: `dict` is an exact dict; PyDict_Next gives borrowed pointers that stay valid
+    // while the dict is unchanged, and nothing in the loop can change it: the key is compared
+    // without allocating, and the value only gains a reference.
+    while unsafe { ffi::PyDict_Next(dict.as_ptr(), &mut position, &mut key, &mut value) } != 0 {
+        let (key, value) = unsafe { (Borrowed::from_ptr(py, key), Borrowed::from_ptr(py, value)) };
+        let slot = match field_of_key(model, &key)? {
+            None => continue,
+            Some(Field::Status) => &mut status,
+            Some(Field::Message) => &mut message,
+            Some(Field::Warnings) => &mut warnings,
+        };
+        *slot = Some(value.to_owned());
     }
+    let status = status.ok_or(Error::MissingStatus)?;
     Ok(DictFields {
-        status: status.ok_or(Error::MissingStatus)?,
-        message,
-        warnings,
+        status: status_code(model, &status)?,
+        message: message.map_or(Ok(Slot::Absent), string_or_none)?,
+        warnings: warnings.map_or(Ok(Slot::Absent), warnings_or_none)?,
     })
 }
 
@@ -154,10 +208,33 @@ fn warnings_or_none(value: Bound<'_, PyAny>) -> Result<FieldValue<'_>, Error> {
     let list = value
         .cast_exact::<PyList>()
         .map_err(|_| Error::WrongType(Field::Warnings))?;
-    if !list.iter().all(|item| is_exact_str(&item)) {
-        return Err(Error::WrongType(Field::Warnings));
-    }
     // pydantic validates into a new list: the caller's list is never shared.
-    let copy = list.get_slice(0, list.len());
-    Ok(Slot::Value(copy.into_any()))
+    Ok(Slot::Value(copy_str_list(list)?.into_any()))
+}
+
+/// A new list holding the items of `list`, which must all be exact `str`s.
+fn copy_str_list<'py>(list: &Bound<'py, PyList>) -> Result<Bound<'py, PyList>, Error> {
+    let py = list.py();
+    let len = list.len();
+    let size = ffi::Py_ssize_t::try_from(len).map_err(|_| Error::Unusual)?;
+    // SAFETY: PyList_New gives an owned list of `size` NULL slots or NULL; each slot below is
+    // set once, and a list dropped with slots still NULL is freed correctly.
+    let copy = unsafe { Bound::from_owned_ptr_or_opt(py, ffi::PyList_New(size)) }
+        .ok_or(Error::Unusual)?
+        .cast_into::<PyList>()
+        .map_err(|_| Error::Unusual)?;
+    // The allocation may have run a finalizer that changed `list`: the pure path reads it as
+    // it is now. The copy below runs no Python code.
+    if list.len() != len {
+        return Err(Error::Unusual);
+    }
+    for (at, index) in (0..size).zip(0..len) {
+        let item = list.get_item(index).map_err(|_| Error::Unusual)?;
+        if !is_exact_str(&item) {
+            return Err(Error::WrongType(Field::Warnings));
+        }
+        // SAFETY: `at` is in range and its slot still NULL; the slot takes the new reference.
+        unsafe { ffi::PyList_SET_ITEM(copy.as_ptr(), at, item.into_ptr()) };
+    }
+    Ok(copy)
 }

@@ -10,7 +10,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::PyString;
 
-use crate::error::Field;
+use crate::error::{Error, Field};
 use crate::model::Model;
 use crate::parse::Slot;
 use crate::status::StatusCode;
@@ -96,12 +96,18 @@ pub fn new_list_of<'py, T>(
     let Ok(len) = ffi::Py_ssize_t::try_from(items.len()) else {
         return Err(pyo3::exceptions::PyOverflowError::new_err("list too long"));
     };
-    // SAFETY: a new list of `len` NULL slots is filled exactly once per slot before it is used;
-    // on an error it is dropped with the slots filled so far (list_dealloc skips NULLs).
+    // SAFETY: a new list of `len` NULL slots is filled at most once per slot; it is returned
+    // only when every slot was filled, and otherwise dropped with the slots filled so far
+    // (list_dealloc skips NULLs).
     unsafe {
         let list = Bound::from_owned_ptr_or_err(py, ffi::PyList_New(len))?;
+        let mut filled = 0;
         for (index, item) in (0..len).zip(items) {
             ffi::PyList_SET_ITEM(list.as_ptr(), index, make(item)?.into_ptr());
+            filled += 1;
+        }
+        if filled != len {
+            return Err(Error::ShortList.into());
         }
         Ok(list)
     }
