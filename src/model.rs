@@ -1,6 +1,8 @@
 //! The Python side of the model, registered once by `init`: the classes, the `Status` members,
 //! the interned field names, and the pure-Python functions the fast paths fall back to.
 
+use std::sync::atomic::{AtomicU32, Ordering};
+
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -25,6 +27,14 @@ pub struct Model {
     /// Byte offsets in an instance of `BaseModel`'s slots `__pydantic_fields_set__`,
     /// `__pydantic_extra__` and `__pydantic_private__`, written directly on new instances.
     pub slot_offsets: [usize; 3],
+    /// `RunStatus.__pydantic_validator__` when `init` ran: another one means the model was
+    /// changed and rebuilt (a new config or field), and pydantic's own validation applies.
+    pub validator: Py<PyAny>,
+    /// `"__pydantic_validator__"`, interned.
+    validator_name: Py<PyString>,
+    /// `RunStatus`'s type version tag when its validator was last found unchanged (0: never).
+    /// CPython gives a class a new tag whenever one of its attributes, or a base's, is set.
+    checked_at_version: AtomicU32,
     pub pure_from_dict: Py<PyAny>,
     pub pure_from_json: Py<PyAny>,
     pub pydantic_validate_python: Py<PyAny>,
@@ -36,6 +46,41 @@ static MODEL: PyOnceLock<Model> = PyOnceLock::new();
 impl Model {
     pub fn get(py: Python<'_>) -> Result<&Model, Error> {
         MODEL.get(py).ok_or(Error::NotInitialised)
+    }
+
+    /// Whether `RunStatus` still validates as it did when `init` ran, so the fast paths give
+    /// pydantic's answer. The class's type version tag answers at once while nothing was set
+    /// on it; otherwise its validator is looked up again.
+    pub fn is_current(&self, py: Python<'_>) -> bool {
+        let version = type_version_tag(self.run_status.bind(py));
+        if version != 0 && version == self.checked_at_version.load(Ordering::Relaxed) {
+            return true;
+        }
+        let current = self.validator_unchanged();
+        if current {
+            self.checked_at_version.store(version, Ordering::Relaxed);
+        }
+        current
+    }
+
+    /// Reads the class's own attribute without its metaclass's hooks; any failure counts as
+    /// changed.
+    fn validator_unchanged(&self) -> bool {
+        // SAFETY: both pointers are live objects; the result is an owned reference or NULL
+        // with an error set, which is cleared.
+        unsafe {
+            let found = ffi::PyObject_GenericGetAttr(
+                self.run_status.as_ptr(),
+                self.validator_name.as_ptr(),
+            );
+            if found.is_null() {
+                ffi::PyErr_Clear();
+                return false;
+            }
+            let current = found == self.validator.as_ptr();
+            ffi::Py_DECREF(found);
+            current
+        }
     }
 
     pub fn member(&self, status: StatusCode) -> &Py<PyAny> {
@@ -101,6 +146,14 @@ impl Model {
             .into_iter()
             .find(|&code| self.member(code).as_ptr() == value.as_ptr())
     }
+}
+
+/// A class's type version tag: CPython sets a new one (or 0, "none yet") whenever an attribute
+/// of the class or of one of its bases is set.
+fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
+    // SAFETY: a type object is a PyTypeObject; the tag is a plain field, written only with the
+    // GIL held, which the caller holds.
+    unsafe { (*class.as_ptr().cast::<ffi::PyTypeObject>()).tp_version_tag }
 }
 
 /// The offset of one of `BaseModel`'s `__slots__` in an instance of `class`, checked to be a
@@ -190,6 +243,8 @@ pub fn init(
         slot_offset(&run_status, "__pydantic_extra__")?,
         slot_offset(&run_status, "__pydantic_private__")?,
     ];
+    let validator_name = PyString::intern(py, "__pydantic_validator__");
+    let validator = run_status.getattr(&validator_name)?.unbind();
     let model = Model {
         run_status: run_status.unbind(),
         status_enum: status_enum.unbind(),
@@ -198,6 +253,9 @@ pub fn init(
         dict_templates,
         fields_set_templates,
         slot_offsets,
+        validator,
+        validator_name: validator_name.unbind(),
+        checked_at_version: AtomicU32::new(0),
         pure_from_dict,
         pure_from_json,
         pydantic_validate_python,

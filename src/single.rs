@@ -97,6 +97,9 @@ fn json_entry<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = raw.py();
     let model = Model::get(py)?;
+    if !model.is_current(py) {
+        return fallback(model).bind(py).call1((raw,));
+    }
     let built = with_json_bytes(raw, accept, |bytes| run_status_from_json(py, model, bytes));
     match built {
         Ok(Ok(result)) => result,
@@ -110,6 +113,9 @@ fn dict_entry<'py>(
 ) -> PyResult<Bound<'py, PyAny>> {
     let py = inp.py();
     let model = Model::get(py)?;
+    if !model.is_current(py) {
+        return fallback(model).bind(py).call1((inp,));
+    }
     match read_dict(model, inp) {
         Ok(fields) => new_run_status(py, model, fields.status, fields.message, fields.warnings),
         Err(_) => fallback(model).bind(py).call1((inp,)),
