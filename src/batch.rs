@@ -18,7 +18,8 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{
-    PyBytes, PyDict, PyList, PyMemoryView, PyModule, PySet, PySlice, PyString, PyTuple, PyType,
+    PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyModule, PySet, PySlice, PyString,
+    PyTuple, PyType,
 };
 
 use crate::columns::{Builder, Columns, Entry, OwnedEntry, Table, INVALID};
@@ -350,7 +351,14 @@ pub fn parse_payloads<'py>(
     payload: impl Fn(usize) -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<(Builder, Vec<ErrorEntry>)> {
     let model = Model::get(py)?;
-    let (mut builder, failures) = py.detach(|| parse_all(payloads, threads))?;
+    let (mut builder, failures) = if model.is_current(py) {
+        py.detach(|| parse_all(payloads, threads))?
+    } else {
+        // A changed model validates its own way: every payload goes to the pure path.
+        let mut builder = Builder::with_capacity(payloads.len());
+        payloads.iter().for_each(|_| builder.push_invalid());
+        (builder, (0..payloads.len()).collect())
+    };
     let errors = resolve_failures(
         py,
         model,
@@ -362,6 +370,9 @@ pub fn parse_payloads<'py>(
     )?;
     Ok((builder, errors))
 }
+
+/// The most room reserved up front from a length Python reports.
+const MAX_LENGTH_HINT: usize = 1 << 20;
 
 /// Payload objects, kept alive while the parse reads their buffers without the GIL.
 pub struct Payloads<'py> {
@@ -379,7 +390,11 @@ fn read_in_place(object: &Bound<'_, PyAny>) -> bool {
 
 impl<'py> Payloads<'py> {
     pub fn collect(iterable: &Bound<'py, PyAny>) -> PyResult<Payloads<'py>> {
-        let mut objects = Vec::with_capacity(iterable.len().unwrap_or(0));
+        let mut objects = Vec::new();
+        // A length from Python is a hint (a `__len__` may lie), so the room it asks for is
+        // capped and taken only if the allocation succeeds; pushes grow the rest.
+        let hint = iterable.len().unwrap_or(0).min(MAX_LENGTH_HINT);
+        let _ = objects.try_reserve(hint);
         for object in iterable.try_iter()? {
             objects.push(object?);
         }
@@ -490,6 +505,18 @@ fn source_bytes<'a>(source: &'a Bound<'_, PyAny>) -> PyResult<Option<(Cow<'a, [u
     }
     if let Ok(text) = source.cast::<PyString>() {
         return Ok(Some((str_bytes(text)?, true)));
+    }
+    let subclass = (source.is_instance_of::<PyBytes>() || source.is_instance_of::<PyByteArray>())
+        && !source.is_exact_instance_of::<PyByteArray>();
+    if subclass {
+        // json.loads reads a bytes or bytearray subclass through its own decode().
+        let py = source.py();
+        let encoding = py
+            .import("json")?
+            .call_method1("detect_encoding", (source,))?;
+        let text = source.call_method1("decode", (encoding, "surrogatepass"))?;
+        let text = text.cast_into::<PyString>()?;
+        return Ok(Some((Cow::Owned(str_bytes(&text)?.into_owned()), true)));
     }
     if let Ok(bytes) = with_json_bytes(source, Accept::AnyBuffer, <[u8]>::to_vec) {
         return Ok(Some((Cow::Owned(bytes), false)));

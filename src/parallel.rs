@@ -35,16 +35,25 @@ pub fn parse_all(
     let mut chunks = payloads.chunks(chunk_len.max(1)).enumerate();
     let first = chunks.next();
     let results = std::thread::scope(|scope| {
-        let handles: Vec<_> = chunks
-            .map(|(i, chunk)| scope.spawn(move || parse_chunk(chunk, i * chunk_len, chunk.len())))
+        // A chunk whose thread cannot be started is parsed here, after the first one.
+        let workers: Vec<_> = chunks
+            .map(|(i, chunk)| {
+                let offset = i * chunk_len;
+                let started = std::thread::Builder::new()
+                    .spawn_scoped(scope, move || parse_chunk(chunk, offset, chunk.len()));
+                (started.ok(), chunk, offset)
+            })
             .collect();
         let mut results = vec![match first {
             // The first builder receives the others: room for all of them from the start.
             Some((_, chunk)) => parse_chunk(chunk, 0, payloads.len()),
             None => Ok((Builder::default(), Vec::new())),
         }];
-        for handle in handles {
-            results.push(handle.join().unwrap_or(Err(Error::WorkerFailed)));
+        for (worker, chunk, offset) in workers {
+            results.push(match worker {
+                Some(handle) => handle.join().unwrap_or(Err(Error::WorkerFailed)),
+                None => parse_chunk(chunk, offset, chunk.len()),
+            });
         }
         results
     });
