@@ -18,7 +18,7 @@ import random
 import re
 import subprocess
 import sys
-from typing import Any, Callable
+from typing import Any, Callable, Optional
 
 import pydantic
 from hypothesis import strategies as st
@@ -978,11 +978,11 @@ raw_documents = st.one_of(
 valid_documents = st.one_of(dumped_documents(), handwritten_documents())
 
 
-def run_reporting_script(script: str) -> dict[str, Any]:
-    """Runs ``script`` in a fresh interpreter (so its peak RSS is its own) and returns the JSON
-    object it prints."""
+def run_reporting_script(script: str, env: Optional[dict[str, str]] = None) -> dict[str, Any]:
+    """Runs ``script`` in a fresh interpreter (so its peak RSS is its own, and a crash fails
+    the test instead of ending pytest) and returns the JSON object it prints."""
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+        [sys.executable, "-c", script], capture_output=True, text=True, check=False, env=env
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report: dict[str, Any] = json.loads(result.stdout)
