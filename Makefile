@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 RUST_SOURCES := $(wildcard src/*.rs) Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help venv build build-debug run test test-rust test-py bench bench-report lint fmt clean fuzz fuzz-smoke fuzz-tools
+.PHONY: help venv build run test test-rust test-py test-debug bench bench-report lint fmt clean fuzz fuzz-smoke fuzz-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -37,6 +37,16 @@ test-rust: $(VENV)/.installed ## run the Rust unit tests
 
 test-py: build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
 	$(PY) -m pytest -q --benchmark-disable
+
+# The same suite against an extension built with debug assertions and overflow checks, under
+# CPython's debug allocator, in a virtualenv and target folder of its own (not part of test).
+DEBUG_VENV := .venv-debug
+test-debug: ## run every test on a build with debug assertions and overflow checks, PYTHONMALLOC=debug
+	$(MAKE) VENV=$(DEBUG_VENV) venv
+	VIRTUAL_ENV=$(abspath $(DEBUG_VENV)) CARGO_TARGET_DIR=target/checked \
+		CARGO_PROFILE_RELEASE_DEBUG_ASSERTIONS=true CARGO_PROFILE_RELEASE_OVERFLOW_CHECKS=true \
+		$(DEBUG_VENV)/bin/maturin develop --release --quiet
+	PYTHONMALLOC=debug $(DEBUG_VENV)/bin/python -m pytest -q --benchmark-disable
 
 # cargo fuzz passes nightly-only flags (sanitizer, coverage) to rustc; RUSTC_BOOTSTRAP lets the
 # stable toolchain accept them. The targets link the core, so pyo3 needs an interpreter.
@@ -85,4 +95,4 @@ fmt: $(VENV)/.installed ## format Rust and Python sources
 
 clean: ## remove build products and the virtualenv
 	cargo clean
-	rm -rf $(VENV) .pytest_cache .hypothesis .benchmarks
+	rm -rf $(VENV) $(DEBUG_VENV) .pytest_cache .hypothesis .benchmarks
