@@ -758,8 +758,9 @@ impl StatusBatch {
         Ok(StatusBatch::new(builder, errors))
     }
 
-    /// Parses NDJSON: one payload a line. ``source`` is ``bytes`` or ``str`` (the text itself),
-    /// an ``os.PathLike`` path, or a binary file object, read in chunks of 1 MiB.
+    /// Parses NDJSON: one payload a line. ``source`` is the text itself (``bytes``,
+    /// ``bytearray`` or ``memoryview``), a path (``str`` or ``os.PathLike``), or a binary file
+    /// object; files are read in chunks of 1 MiB.
     ///
     /// Lines holding only JSON whitespace are skipped: entry ``i`` is the ``i``-th non-blank
     /// line, and equals ``RunStatus.from_json`` of that line.
@@ -771,20 +772,8 @@ impl StatusBatch {
         threads: Option<usize>,
     ) -> PyResult<Self> {
         let threads = thread_count(threads)?;
-        let read_whole = source.is_exact_instance_of::<PyString>()
-            || !(source.hasattr("__fspath__")? || source.hasattr("read")?);
-        if read_whole {
-            let Some((bytes, text)) = source_bytes(source)? else {
-                return Err(PyTypeError::new_err(
-                    "from_ndjson takes bytes, str, an os.PathLike path or a binary file",
-                ));
-            };
-            let mut builder = Builder::default();
-            let mut errors = Vec::new();
-            add_lines(py, &mut builder, &mut errors, &bytes, text, threads)?;
-            return Ok(StatusBatch::new(builder, errors));
-        }
-        if source.hasattr("__fspath__")? {
+        // A str is a path, as `open`, `polars.read_ndjson` and `pandas.read_json` take it.
+        if source.is_instance_of::<PyString>() || source.hasattr("__fspath__")? {
             let file = py
                 .import("builtins")?
                 .getattr("open")?
@@ -792,6 +781,17 @@ impl StatusBatch {
             let result = StatusBatch::ndjson_from_reader(py, &file, threads);
             file.call_method0("close")?;
             return result;
+        }
+        if !source.hasattr("read")? {
+            let Some((bytes, text)) = source_bytes(source)? else {
+                return Err(PyTypeError::new_err(
+                    "from_ndjson takes bytes, a str or os.PathLike path, or a binary file",
+                ));
+            };
+            let mut builder = Builder::default();
+            let mut errors = Vec::new();
+            add_lines(py, &mut builder, &mut errors, &bytes, text, threads)?;
+            return Ok(StatusBatch::new(builder, errors));
         }
         StatusBatch::ndjson_from_reader(py, source, threads)
     }

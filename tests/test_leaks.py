@@ -587,7 +587,7 @@ DEBUG_SCRIPT = textwrap.dedent(
             StatusBatch.from_payloads(big, threads=2),
             StatusBatch.from_json_array(b"[" + b",".join(elements) + b"]"),
             StatusBatch.from_ndjson(ndjson),
-            StatusBatch.from_ndjson(ndjson.decode("utf-8", "replace")),
+            StatusBatch.from_ndjson(str(path)),
             StatusBatch.from_ndjson(io.BytesIO(ndjson)),
             StatusBatch.from_ndjson(path),
         ]

@@ -67,8 +67,9 @@ class StatusBatch(Sequence[RunStatus]):
         threads: Optional[int] = None,
     ) -> StatusBatch:
         """One payload a line; lines of only JSON whitespace are skipped. Entry ``i`` equals
-        ``RunStatus.from_json`` of the ``i``-th non-blank line. A binary file is read in chunks
-        of 1 MiB."""
+        ``RunStatus.from_json`` of the ``i``-th non-blank line. ``bytes``, ``bytearray`` and
+        ``memoryview`` are the text; a ``str`` or ``os.PathLike`` is a path. A file is read in
+        chunks of 1 MiB."""
     def __len__(self) -> int: ...
     def __sizeof__(self) -> int: ...
     @overload
