@@ -11,8 +11,8 @@ use std::os::raw::c_int;
 use std::sync::Arc;
 
 use pyo3::exceptions::{
-    PyException, PyIndexError, PyKeyError, PyRuntimeError, PyTypeError, PyUnicodeDecodeError,
-    PyValueError,
+    PyException, PyIndexError, PyKeyError, PyOverflowError, PyRuntimeError, PyTypeError,
+    PyUnicodeDecodeError, PyValueError,
 };
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -371,6 +371,35 @@ pub fn parse_payloads<'py>(
     Ok((builder, errors))
 }
 
+/// Whether two entries build equal `RunStatus` objects: pydantic compares the field values,
+/// so an absent field equals an explicit null.
+fn same_values(a: &Entry<'_>, b: &Entry<'_>) -> bool {
+    a.status == b.status
+        && field_value(&a.message) == field_value(&b.message)
+        && field_value(&a.warnings) == field_value(&b.warnings)
+}
+
+/// [`same_values`] for an owned entry, without borrowing it whole.
+fn same_values_owned(a: &OwnedEntry, b: &Entry<'_>) -> bool {
+    let warnings = match (field_value(&a.warnings), field_value(&b.warnings)) {
+        (Some(mine), Some(theirs)) => {
+            mine.len() == theirs.len() && mine.iter().zip(theirs).all(|(x, y)| **x == **y)
+        }
+        (mine, theirs) => mine.is_none() && theirs.is_none(),
+    };
+    a.status == b.status
+        && field_value(&a.message).map(|text| &**text) == field_value(&b.message).copied()
+        && warnings
+}
+
+/// A field's value as the model holds it: `None` when absent or null.
+fn field_value<T>(slot: &Slot<T>) -> Option<&T> {
+    match slot {
+        Slot::Value(value) => Some(value),
+        Slot::Absent | Slot::Null => None,
+    }
+}
+
 /// The most room reserved up front from a length Python reports.
 const MAX_LENGTH_HINT: usize = 1 << 20;
 
@@ -389,14 +418,27 @@ fn read_in_place(object: &Bound<'_, PyAny>) -> bool {
 }
 
 impl<'py> Payloads<'py> {
+    /// The payloads of an iterable; `TypeError` for a single payload in its place, or an item
+    /// of a type no entry point reads.
     pub fn collect(iterable: &Bound<'py, PyAny>) -> PyResult<Payloads<'py>> {
+        if is_payload(iterable) {
+            let type_name = iterable.get_type().name()?;
+            return Err(PyTypeError::new_err(format!(
+                "expected an iterable of payloads, not a single {type_name} payload: \
+                 wrap one payload in a list"
+            )));
+        }
         let mut objects = Vec::new();
         // A length from Python is a hint (a `__len__` may lie), so the room it asks for is
         // capped and taken only if the allocation succeeds; pushes grow the rest.
         let hint = iterable.len().unwrap_or(0).min(MAX_LENGTH_HINT);
         let _ = objects.try_reserve(hint);
-        for object in iterable.try_iter()? {
-            objects.push(object?);
+        for (at, object) in iterable.try_iter()?.enumerate() {
+            let object = object?;
+            if !is_payload(&object) {
+                return Err(not_a_payload(&object, Some(at)));
+            }
+            objects.push(object);
         }
         Ok(Self::from_objects(objects))
     }
@@ -452,13 +494,46 @@ impl<'py> Payloads<'py> {
     }
 }
 
-/// The `threads` keyword: `None` for every core, else at least one.
-pub fn thread_count(threads: Option<usize>) -> PyResult<usize> {
-    match threads {
-        None => Ok(default_threads()),
-        Some(0) => Err(PyValueError::new_err("threads must be at least 1")),
-        Some(threads) => Ok(threads),
+/// The `threads` keyword: `None` for every core, else an int of at least one (a count past
+/// any machine's means every core).
+pub fn thread_count(threads: Option<&Bound<'_, PyAny>>) -> PyResult<usize> {
+    let Some(threads) = threads.filter(|threads| !threads.is_none()) else {
+        return Ok(default_threads());
+    };
+    let below_one = || PyValueError::new_err(format!("threads must be at least 1, not {threads}"));
+    match threads.extract::<usize>() {
+        Ok(0) => Err(below_one()),
+        Ok(count) => Ok(count),
+        Err(err) if err.is_instance_of::<PyOverflowError>(threads.py()) => {
+            if threads.lt(1)? {
+                Err(below_one())
+            } else {
+                Ok(default_threads())
+            }
+        }
+        Err(err) => Err(err),
     }
+}
+
+/// Whether `object` is one JSON document, of a type the batch tools read.
+pub fn is_payload(object: &Bound<'_, PyAny>) -> bool {
+    object.is_instance_of::<PyBytes>()
+        || object.is_instance_of::<PyString>()
+        || object.is_instance_of::<PyByteArray>()
+        || object.is_instance_of::<PyMemoryView>()
+}
+
+/// The `TypeError` for a payload of a type no entry point reads: a programming error, not a
+/// bad payload, so it is raised rather than recorded.
+pub fn not_a_payload(object: &Bound<'_, PyAny>, position: Option<usize>) -> PyErr {
+    let type_name = object
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |name| name.to_string());
+    let which = position.map_or_else(|| "the payload".to_owned(), |at| format!("payload {at}"));
+    PyTypeError::new_err(format!(
+        "{which} is of type {type_name}, not bytes, bytearray, memoryview or str"
+    ))
 }
 
 /// Appends the non-blank lines of `region` to `builder`, each line one payload.
@@ -628,6 +703,30 @@ impl StatusBatch {
         &self.columns
     }
 
+    /// The positions in `start..stop` of the entries equal to `value`, as `==` on the
+    /// `RunStatus` they build finds them. Only an exact `RunStatus` can be equal.
+    fn positions_of<'a>(
+        &'a self,
+        value: &Bound<'_, PyAny>,
+        start: usize,
+        stop: usize,
+    ) -> PyResult<impl Iterator<Item = usize> + 'a> {
+        let py = value.py();
+        let model = Model::get(py)?;
+        let wanted = if value.get_type().is(model.run_status.bind(py)) {
+            entry_from_run_status(model, value).ok()
+        } else {
+            None
+        };
+        let columns = &self.columns;
+        Ok(
+            (start..stop.max(start)).filter(move |&at| match (&wanted, columns.entry(at)) {
+                (Some(wanted), Some(entry)) => same_values_owned(wanted, &entry),
+                _ => false,
+            }),
+        )
+    }
+
     pub fn error_at(&self, index: usize) -> Option<&ErrorEntry> {
         self.errors
             .binary_search_by_key(&index, |error| error.index)
@@ -646,11 +745,8 @@ impl StatusBatch {
         }
     }
 
-    pub fn from_payload_objects(
-        payloads: &Payloads<'_>,
-        threads: Option<usize>,
-    ) -> PyResult<StatusBatch> {
-        let (builder, errors) = payloads.parse(thread_count(threads)?)?;
+    pub fn from_payload_objects(payloads: &Payloads<'_>, threads: usize) -> PyResult<StatusBatch> {
+        let (builder, errors) = payloads.parse(threads)?;
         Ok(StatusBatch::new(builder, errors))
     }
 
@@ -715,7 +811,11 @@ impl StatusBatch {
     /// Parses each payload (``bytes``, ``bytearray``, ``memoryview`` or ``str``) of an iterable.
     #[staticmethod]
     #[pyo3(signature = (payloads, *, threads = None))]
-    fn from_payloads(payloads: &Bound<'_, PyAny>, threads: Option<usize>) -> PyResult<Self> {
+    fn from_payloads(
+        payloads: &Bound<'_, PyAny>,
+        threads: Option<&Bound<'_, PyAny>>,
+    ) -> PyResult<Self> {
+        let threads = thread_count(threads)?;
         StatusBatch::from_payload_objects(&Payloads::collect(payloads)?, threads)
     }
 
@@ -735,7 +835,7 @@ impl StatusBatch {
     fn from_json_array(
         py: Python<'_>,
         raw: &Bound<'_, PyAny>,
-        threads: Option<usize>,
+        threads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let threads = thread_count(threads)?;
         let Some(document) = ArrayDocument::read(py, raw)? else {
@@ -769,7 +869,7 @@ impl StatusBatch {
     fn from_ndjson(
         py: Python<'_>,
         source: &Bound<'_, PyAny>,
-        threads: Option<usize>,
+        threads: Option<&Bound<'_, PyAny>>,
     ) -> PyResult<Self> {
         let threads = thread_count(threads)?;
         // A str is a path, as `open`, `polars.read_ndjson` and `pandas.read_json` take it.
@@ -849,10 +949,85 @@ impl StatusBatch {
     }
 
     fn __iter__(slf: Bound<'_, Self>) -> StatusBatchIter {
+        let end = slf.get().columns.len();
         StatusBatchIter {
             batch: slf.unbind(),
             next: 0,
+            end,
+            backwards: false,
         }
+    }
+
+    fn __reversed__(slf: Bound<'_, Self>) -> StatusBatchIter {
+        let end = slf.get().columns.len();
+        StatusBatchIter {
+            batch: slf.unbind(),
+            next: 0,
+            end,
+            backwards: true,
+        }
+    }
+
+    /// Whether an entry equals ``value``; error entries are skipped.
+    fn __contains__(&self, value: &Bound<'_, PyAny>) -> PyResult<bool> {
+        Ok(self
+            .positions_of(value, 0, self.columns.len())?
+            .next()
+            .is_some())
+    }
+
+    /// The number of entries equal to ``value``.
+    #[pyo3(signature = (value, /))]
+    fn count(&self, value: &Bound<'_, PyAny>) -> PyResult<usize> {
+        Ok(self.positions_of(value, 0, self.columns.len())?.count())
+    }
+
+    /// The position of the first entry equal to ``value`` in ``[start:stop]``, as
+    /// ``list.index``; ``ValueError`` if there is none.
+    #[pyo3(signature = (value, start = 0, stop = None, /))]
+    fn index(
+        &self,
+        value: &Bound<'_, PyAny>,
+        start: isize,
+        stop: Option<isize>,
+    ) -> PyResult<usize> {
+        let len = self.columns.len();
+        let clamp = |at: isize| -> usize {
+            let from_end = at.unsigned_abs();
+            if at < 0 {
+                len.saturating_sub(from_end)
+            } else {
+                from_end.min(len)
+            }
+        };
+        let (start, stop) = (clamp(start), stop.map_or(len, clamp));
+        self.positions_of(value, start, stop)?
+            .next()
+            .ok_or_else(|| PyValueError::new_err("value is not in the StatusBatch"))
+    }
+
+    /// Batches are equal when their entries are: equal values, or error entries with the
+    /// same exception type and message.
+    fn __eq__(&self, other: &Bound<'_, PyAny>) -> bool {
+        let Ok(other) = other.cast::<StatusBatch>() else {
+            return false;
+        };
+        let other = other.get();
+        let len = self.columns.len();
+        len == other.columns.len()
+            && (0..len).all(
+                |at| match (self.columns.entry(at), other.columns.entry(at)) {
+                    (Some(mine), Some(theirs)) => same_values(&mine, &theirs),
+                    (None, None) => match (self.error_at(at), other.error_at(at)) {
+                        (Some(mine), Some(theirs)) => {
+                            mine.type_name() == theirs.type_name()
+                                && mine.message() == theirs.message()
+                        }
+                        _ => false,
+                    },
+                    _ => false,
+                },
+            )
     }
 
     fn __repr__(&self) -> String {
@@ -1081,7 +1256,11 @@ impl StatusBatch {
 #[pyclass(module = "iqm_runstatus._core")]
 pub struct StatusBatchIter {
     batch: Py<StatusBatch>,
+    /// Entries still to give: those before `end`, from `next` on; the front first, or the
+    /// back first for `reversed()`.
     next: usize,
+    end: usize,
+    backwards: bool,
 }
 
 #[pymethods]
@@ -1097,12 +1276,18 @@ impl StatusBatchIter {
 
     fn __next__(mut slf: PyRefMut<'_, Self>) -> PyResult<Option<Py<PyAny>>> {
         let py = slf.py();
-        let index = slf.next;
-        let batch = slf.batch.get();
-        if index >= batch.columns.len() {
+        // A slice or a pickle never changes a batch, but its length bounds the walk anyway.
+        let end = slf.end.min(slf.batch.get().columns.len());
+        if slf.next >= end {
             return Ok(None);
         }
-        slf.next += 1;
+        let index = if slf.backwards {
+            slf.end = end - 1;
+            end - 1
+        } else {
+            slf.next += 1;
+            slf.next - 1
+        };
         let model = Model::get(py)?;
         slf.batch.get().build(py, model, index).map(Some)
     }

@@ -8,7 +8,7 @@ use std::os::raw::c_char;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
-use pyo3::types::PyString;
+use pyo3::types::{PyString, PyType};
 
 use crate::error::{Error, Field};
 use crate::model::Model;
@@ -182,5 +182,47 @@ pub fn new_str_surrogatepass<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bou
                 c"surrogatepass".as_ptr(),
             ),
         )
+    }
+}
+
+/// A new instance of a `NamedTuple` class holding `items`, made as `tuple.__new__` makes one:
+/// the class must be a tuple subclass that adds no fields (checked by [`check_named_tuple`]).
+pub fn new_named_tuple<'py, const N: usize>(
+    class: &Bound<'py, PyType>,
+    items: [Bound<'py, PyAny>; N],
+) -> PyResult<Bound<'py, PyAny>> {
+    let Ok(len) = ffi::Py_ssize_t::try_from(N) else {
+        return Err(pyo3::exceptions::PyOverflowError::new_err("tuple too long"));
+    };
+    // SAFETY: the class is a tuple subclass with a tuple's layout, so its allocation has room
+    // for `len` items; each slot is set once, with a new reference, before the tuple is used.
+    unsafe {
+        let tuple = Bound::from_owned_ptr_or_err(
+            class.py(),
+            ffi::PyType_GenericAlloc(class.as_ptr().cast(), len),
+        )?;
+        for (at, item) in (0..len).zip(items) {
+            ffi::PyTuple_SET_ITEM(tuple.as_ptr(), at, item.into_ptr());
+        }
+        Ok(tuple)
+    }
+}
+
+/// Checks that `class` is a `NamedTuple`: a tuple subclass with a tuple's layout and `len`
+/// fields, which [`new_named_tuple`] can fill.
+pub fn check_named_tuple(class: &Bound<'_, PyType>, len: usize) -> PyResult<()> {
+    let py = class.py();
+    let tuple = py.get_type::<pyo3::types::PyTuple>();
+    let same = |name: &str| -> PyResult<bool> { class.getattr(name)?.eq(tuple.getattr(name)?) };
+    let fields = class.getattr("_fields")?.len()?;
+    if class.is_subclass(&tuple)?
+        && same("__basicsize__")?
+        && same("__itemsize__")?
+        && class.getattr("__dictoffset__")?.extract::<isize>()? == 0
+        && fields == len
+    {
+        Ok(())
+    } else {
+        Err(Error::BadModel("not a NamedTuple of the expected fields").into())
     }
 }

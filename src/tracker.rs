@@ -14,13 +14,45 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
-use crate::batch::{run_status_from_entry, GcPause, Payloads, StatusBatch};
+use crate::batch::{
+    is_payload, not_a_payload, run_status_from_entry, thread_count, GcPause, Payloads, StatusBatch,
+};
 use crate::columns::{Entry, OwnedEntry, SeededHash};
 use crate::error::Error;
 use crate::model::Model;
+use crate::objects::{check_named_tuple, new_named_tuple};
 use crate::status::StatusCode;
 
 static UUID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static TRANSITION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static TRACKER_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+/// One of the three-field `NamedTuple`s of `iqm_runstatus._records`, imported and checked once.
+fn named_tuple<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyType>> {
+    let class = cell.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+        let class = py
+            .import("iqm_runstatus._records")?
+            .getattr(name)?
+            .cast_into::<PyType>()?;
+        check_named_tuple(&class, 3)?;
+        Ok(class.unbind())
+    })?;
+    Ok(class.bind(py))
+}
+
+/// A rejected payload as a `TrackerError`.
+fn tracker_error<'py>(
+    py: Python<'py>,
+    (job_id, error_type, message): &(String, String, String),
+) -> PyResult<Bound<'py, PyAny>> {
+    let class = named_tuple(py, &TRACKER_ERROR, "TrackerError")?;
+    let fields = [job_id, error_type, message].map(|text| PyString::new(py, text).into_any());
+    new_named_tuple(class, fields)
+}
 
 /// A job id as a Python `str`: a `str` as it is, a `uuid.UUID` as its canonical string form.
 fn job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
@@ -205,7 +237,8 @@ impl JobTracker {
         }
     }
 
-    /// Updates one job; see `update_many`.
+    /// Updates one job; see `update_many`. Returns its ``Transition``, or ``None`` if its
+    /// status did not change.
     #[pyo3(signature = (job_id, payload, *, errors = None))]
     fn update<'py>(
         &self,
@@ -213,10 +246,17 @@ impl JobTracker {
         job_id: &Bound<'py, PyAny>,
         payload: &Bound<'py, PyAny>,
         errors: Option<&Bound<'py, PyList>>,
-    ) -> PyResult<Bound<'py, PyList>> {
+    ) -> PyResult<Option<Bound<'py, PyAny>>> {
+        if !is_payload(payload) {
+            return Err(not_a_payload(payload, None));
+        }
         let job_ids = PyList::new(py, [job_id])?;
         let payloads = PyList::new(py, [payload])?;
-        self.update_many(py, job_ids.as_any(), payloads.as_any(), Some(1), errors)
+        let transitions = self.update_all(py, job_ids.as_any(), payloads.as_any(), 1, errors)?;
+        transitions
+            .iter()
+            .next()
+            .map_or(Ok(None), |first| Ok(Some(first)))
     }
 
     /// Parses ``payloads[i]`` as the latest status of ``job_ids[i]``, in order.
@@ -232,74 +272,21 @@ impl JobTracker {
         py: Python<'py>,
         job_ids: &Bound<'py, PyAny>,
         payloads: &Bound<'py, PyAny>,
-        threads: Option<usize>,
+        threads: Option<&Bound<'py, PyAny>>,
         errors: Option<&Bound<'py, PyList>>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let model = Model::get(py)?;
-        let id_objects = job_ids
-            .try_iter()?
-            .map(|id| job_str(&id?))
-            .collect::<PyResult<Vec<_>>>()?;
-        // Borrowed from the str objects: a known job's id is never copied.
-        let ids = id_objects
-            .iter()
-            .map(|id| id.to_str())
-            .collect::<PyResult<Vec<&str>>>()?;
-        let payloads = Payloads::collect(payloads)?;
-        if ids.len() != payloads.len() {
-            return Err(PyValueError::new_err(format!(
-                "{} job ids but {} payloads",
-                ids.len(),
-                payloads.len()
-            )));
-        }
-        let batch = StatusBatch::from_payload_objects(&payloads, threads)?;
-        let mut transitions = Vec::new();
-        // This call's rejected payloads are the new `last_errors`, taken before the lock goes.
-        let rejected = {
-            let mut state = self.lock()?;
-            state.last_errors.clear();
-            let mut hint = 0;
-            for (at, id) in ids.iter().enumerate() {
-                if let Some(entry) = batch.columns().entry(at) {
-                    let slot = state.find(id, hint);
-                    hint = slot.unwrap_or(state.slots.len()) + 1;
-                    if let Some(previous) = state.set(id, slot, &entry) {
-                        transitions.push((at, previous, entry.status));
-                    }
-                } else if let Some(error) = batch.error_at(at) {
-                    hint += 1;
-                    let error = (
-                        (*id).to_owned(),
-                        error.type_name().to_owned(),
-                        error.message().to_owned(),
-                    );
-                    state.last_errors.push(error);
-                }
-            }
-            errors.map(|_| state.last_errors.clone())
-        };
-        if let (Some(errors), Some(rejected)) = (errors, rejected) {
-            for error in rejected {
-                errors.append(error)?;
-            }
-        }
-        let member = |status: StatusCode| model.member(status).bind(py).clone();
-        let _paused = GcPause::new(py)?;
-        let items = transitions
-            .into_iter()
-            .map(|(at, previous, status)| {
-                let id = id_objects.get(at).ok_or(Error::BadState("job index"))?;
-                (id, previous.map(member), member(status)).into_pyobject(py)
-            })
-            .collect::<PyResult<Vec<_>>>()?;
-        PyList::new(py, items)
+        let threads = thread_count(threads)?;
+        self.update_all(py, job_ids, payloads, threads, errors)
     }
 
     /// ``(job_id, exception type name, message)`` for each payload the last update rejected.
     #[getter]
-    fn last_errors(&self) -> PyResult<Vec<(String, String, String)>> {
-        Ok(self.lock()?.last_errors.clone())
+    fn last_errors<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let errors = self.lock()?.last_errors.clone();
+        errors
+            .iter()
+            .map(|error| tracker_error(py, error))
+            .collect()
     }
 
     /// The latest ``RunStatus`` of a job; ``KeyError`` if it is unknown.
@@ -392,5 +379,82 @@ impl JobTracker {
         Ok(JobTracker {
             state: Mutex::new(tracked),
         })
+    }
+}
+
+impl JobTracker {
+    /// `update_many` with the thread count decided.
+    fn update_all<'py>(
+        &self,
+        py: Python<'py>,
+        job_ids: &Bound<'py, PyAny>,
+        payloads: &Bound<'py, PyAny>,
+        threads: usize,
+        errors: Option<&Bound<'py, PyList>>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let model = Model::get(py)?;
+        let id_objects = job_ids
+            .try_iter()?
+            .map(|id| job_str(&id?))
+            .collect::<PyResult<Vec<_>>>()?;
+        // Borrowed from the str objects: a known job's id is never copied.
+        let ids = id_objects
+            .iter()
+            .map(|id| id.to_str())
+            .collect::<PyResult<Vec<&str>>>()?;
+        let payloads = Payloads::collect(payloads)?;
+        if ids.len() != payloads.len() {
+            return Err(PyValueError::new_err(format!(
+                "{} job ids but {} payloads",
+                ids.len(),
+                payloads.len()
+            )));
+        }
+        let batch = StatusBatch::from_payload_objects(&payloads, threads)?;
+        let mut transitions = Vec::new();
+        // This call's rejected payloads are the new `last_errors`, taken before the lock goes.
+        let rejected = {
+            let mut state = self.lock()?;
+            state.last_errors.clear();
+            let mut hint = 0;
+            for (at, id) in ids.iter().enumerate() {
+                if let Some(entry) = batch.columns().entry(at) {
+                    let slot = state.find(id, hint);
+                    hint = slot.unwrap_or(state.slots.len()) + 1;
+                    if let Some(previous) = state.set(id, slot, &entry) {
+                        transitions.push((at, previous, entry.status));
+                    }
+                } else if let Some(error) = batch.error_at(at) {
+                    hint += 1;
+                    let error = (
+                        (*id).to_owned(),
+                        error.type_name().to_owned(),
+                        error.message().to_owned(),
+                    );
+                    state.last_errors.push(error);
+                }
+            }
+            errors.map(|_| state.last_errors.clone())
+        };
+        if let (Some(errors), Some(rejected)) = (errors, rejected) {
+            for error in &rejected {
+                errors.append(tracker_error(py, error)?)?;
+            }
+        }
+        let member = |status: StatusCode| model.member(status).bind(py).clone();
+        let transition = named_tuple(py, &TRANSITION, "Transition")?;
+        let _paused = GcPause::new(py)?;
+        let items = transitions
+            .into_iter()
+            .map(|(at, previous, status)| {
+                let id = id_objects.get(at).ok_or(Error::BadState("job index"))?;
+                let previous = previous.map_or_else(|| py.None().into_bound(py), member);
+                new_named_tuple(
+                    transition,
+                    [id.clone().into_any(), previous, member(status)],
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
     }
 }

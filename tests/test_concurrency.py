@@ -381,7 +381,8 @@ def test_tracker_threads_on_the_same_ids() -> None:
                 transitions += tracker.update_many(chosen, payloads)
             else:
                 payload = TRACKER_PAYLOADS[rnd.randrange(len(TRACKER_PAYLOADS))]
-                transitions += tracker.update(rnd.choice(SHARED_JOBS), payload)
+                changed = tracker.update(rnd.choice(SHARED_JOBS), payload)
+                transitions += [changed] if changed else []
             job = rnd.choice(SHARED_JOBS)
             if job in tracker:
                 assert describe_status(tracker.status(job)) in VALID_DESCRIPTIONS
@@ -393,7 +394,8 @@ def test_tracker_threads_on_the_same_ids() -> None:
         for i, job in enumerate(SHARED_JOBS):
             if i % THREADS == thread:
                 index = valid[(i + thread) % len(valid)]
-                transitions += tracker.update(job, TRACKER_PAYLOADS[index])
+                changed = tracker.update(job, TRACKER_PAYLOADS[index])
+                transitions += [changed] if changed else []
                 final[job] = index
             else:
                 tracker.jobs(Status.READY)
@@ -436,9 +438,10 @@ def test_tracker_threads_forgetting_the_same_ids() -> None:
                 removed[job] += tracker.forget([job, job])
                 continue
             if roll < 0.6:
-                transitions = tracker.update(
+                changed = tracker.update(
                     job, TRACKER_PAYLOADS[rnd.randrange(len(TRACKER_PAYLOADS))]
                 )
+                transitions = [changed] if changed else []
             else:
                 chosen = rnd.choices(jobs, k=rnd.randrange(1, 8))
                 payloads = [TRACKER_PAYLOADS[rnd.randrange(len(TRACKER_PAYLOADS))] for _ in chosen]

@@ -318,7 +318,7 @@ def test_empty_input() -> None:
         ours = outcome(StatusBatch.from_json_array, empty)
         assert ours[:3] == outcome(json.loads, empty)[:3]
         assert ours[1] is json.JSONDecodeError
-    for empty in (b"", "", b"\n\n \r\n\t", "\n"):
+    for empty in (b"", b"\n\n \r\n\t", bytearray(b"\n"), memoryview(b" ")):
         assert len(StatusBatch.from_ndjson(empty)) == 0
     for empty_array in (b"[]", "[ ]", b"\xef\xbb\xbf[\n]", memoryview(b"[]")):
         batch = StatusBatch.from_json_array(empty_array)

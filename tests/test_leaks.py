@@ -618,7 +618,7 @@ DEBUG_SCRIPT = textwrap.dedent(
         big_ids = ["job-%d" % (i % 500) for i in range(9000)]
         seen.append(len(tracker.update_many(big_ids, big[:9000], threads=2)))
         for job_id, payload in zip(ids, reversed(mixed)):
-            seen.append(len(tracker.update(job_id, payload)))
+            seen.append(tracker.update(job_id, payload) is None)
             seen.append(str(tracker.status(job_id)) + str(tracker.is_terminal(job_id)))
         seen.append((tuple(tracker.counts().values()), tracker.jobs("ready"),
                      pickle.loads(pickle.dumps(tracker)).jobs(), tracker.forget(ids[::3])))

@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 from hypothesis import given
 from hypothesis import strategies as st
-from iqm_runstatus import JobTracker, RunStatus, Status
+from iqm_runstatus import JobTracker, RunStatus, Status, TrackerError
 from iqm_runstatus._workload import generate_payloads
 
 PENDING = b'{"status":"pending compilation"}'
@@ -29,11 +29,11 @@ def test_transitions_and_latest_status() -> None:
         ("b", None, Status.READY),
     ]
     assert tracker.update_many(["a", "b"], [PENDING, READY]) == []
-    assert tracker.update("a", FAILED) == [("a", Status.PENDING_COMPILATION, Status.FAILED)]
+    assert tracker.update("a", FAILED) == ("a", Status.PENDING_COMPILATION, Status.FAILED)
     assert same(tracker.status("a"), RunStatus.from_json(FAILED))
     # A new message without a new status is stored, but is not a transition.
     other = b'{"status":"failed","message":"other"}'
-    assert tracker.update("a", other) == []
+    assert tracker.update("a", other) is None
     assert same(tracker.status("a"), RunStatus.from_json(other))
     assert len(tracker) == 2 and "a" in tracker and "c" not in tracker
     with pytest.raises(KeyError):
@@ -68,7 +68,7 @@ def test_bad_payloads_leave_the_last_good_state() -> None:
 
 def test_rejected_payloads_are_appended_to_the_calls_errors_list() -> None:
     tracker = JobTracker()
-    errors: list[tuple[str, str, str]] = [("earlier", "X", "kept")]
+    errors: list[TrackerError] = [TrackerError("earlier", "X", "kept")]
     tracker.update_many(["a", "b", "c"], [b"{", READY, b'{"status":"x"}'], errors=errors)
     assert [(job, name) for job, name, _ in errors] == [
         ("earlier", "X"),
@@ -100,7 +100,7 @@ def test_mismatched_lengths_change_nothing() -> None:
 def test_uuid_job_ids_are_normalised_to_str() -> None:
     tracker = JobTracker()
     job = uuid.UUID("12345678-1234-5678-1234-567812345678")
-    assert tracker.update(job, READY) == [(str(job), None, Status.READY)]
+    assert tracker.update(job, READY) == (str(job), None, Status.READY)
     assert tracker.status(str(job)) == tracker.status(job)
     assert job in tracker and tracker.jobs() == [str(job)]
     assert tracker.forget([job]) == 1
@@ -193,7 +193,7 @@ def test_pickle_round_trip() -> None:
 
 def test_hostile_payloads_are_errors_not_crashes() -> None:
     tracker = JobTracker()
-    hostile: list[Any] = [b"\xff", b"[" * 100_000, 12, "\ud800", b'{"status":"ready","x":NaN}']
+    hostile: list[Any] = [b"\xff", b"[" * 100_000, b"12", "\ud800", b'{"status":"ready","x":NaN}']
     ids = [f"h{i}" for i in range(len(hostile))]
     transitions = tracker.update_many(ids, hostile)
     assert transitions == [("h4", None, Status.READY)]

@@ -14,6 +14,7 @@ from ._patch import (
     patched_iqm_client,
     unpatch_iqm_client,
 )
+from ._records import TrackerError, Transition
 
 if NATIVE or TYPE_CHECKING:
     from ._batch import PayloadError, parse_many
@@ -36,6 +37,8 @@ __all__ = [
     "RunStatus",
     "Status",
     "StatusBatch",
+    "TrackerError",
+    "Transition",
     "iqm_client_patched",
     "parse_many",
     "patch_iqm_client",

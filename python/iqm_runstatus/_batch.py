@@ -6,7 +6,7 @@ entry still equals ``RunStatus.from_json`` of its payload, exceptions included.
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
 from typing import Optional, Union
 
 from . import _model
@@ -14,6 +14,9 @@ from ._core import StatusBatch
 from ._model import RunStatus
 
 _model.ensure_native()
+# The native class implements the sequence protocol (index, count, in, reversed); registering
+# it makes isinstance(batch, Sequence) hold.
+Sequence.register(StatusBatch)
 
 __all__ = ["PayloadError", "parse_many"]
 
