@@ -8,9 +8,11 @@
 //! Strings are kept as UTF-8, except that a lone surrogate (which only the pure path can
 //! produce) is encoded as its three-byte form, as Python's `surrogatepass` handler does.
 
-use std::collections::HashMap;
-use std::hash::{BuildHasher, BuildHasherDefault, Hasher, RandomState};
-use std::sync::Arc;
+use std::hash::{BuildHasher, Hasher};
+use std::sync::{Arc, OnceLock};
+
+use foldhash::SharedSeed;
+use hashbrown::hash_table::{self, HashTable};
 
 use crate::error::Error;
 use crate::parse::{ParsedStatus, Slot};
@@ -23,8 +25,6 @@ const ABSENT: u8 = 0;
 const NULL: u8 = 1;
 const VALUE: u8 = 2;
 const ID_BYTES: usize = 4;
-/// Marks the end of a chain of table items that share a hash.
-const NO_ITEM: u32 = u32::MAX;
 
 fn presence_of<T>(slot: &Slot<T>) -> u8 {
     match slot {
@@ -35,10 +35,7 @@ fn presence_of<T>(slot: &Slot<T>) -> u8 {
 }
 
 fn to_id(index: usize) -> Result<u32, Error> {
-    u32::try_from(index)
-        .ok()
-        .filter(|&id| id != NO_ITEM)
-        .ok_or(Error::TooLarge)
+    u32::try_from(index).map_err(|_| Error::TooLarge)
 }
 
 /// Byte strings by id, stored back to back.
@@ -113,100 +110,63 @@ impl Table {
     }
 }
 
-/// A fast multiplicative hash of a word at a time (SipHash costs more than the parse of a short
-/// payload). It is seeded per builder, and equal hashes only make a chain longer.
-#[derive(Clone, Copy, Default)]
-pub struct WordHasher(u64);
+/// The hash of strings that come from outside (messages, warnings lists, job ids): foldhash's
+/// quality variant (well mixed, so patterned strings such as counters or shared prefixes spread
+/// as random ones do), keyed from the OS's randomness per process and per table, so that no
+/// input can be crafted in advance to collide. The tables are never iterated in hash order, so
+/// their hashes are not observable.
+pub struct OutsideHash(foldhash::quality::SeedableRandomState);
 
-impl WordHasher {
-    const K: u64 = 0x517c_c1b7_2722_0a95;
-
-    fn add(&mut self, word: u64) {
-        self.0 = (self.0.rotate_left(5) ^ word).wrapping_mul(Self::K);
-    }
-}
-
-impl Hasher for WordHasher {
-    fn write(&mut self, bytes: &[u8]) {
-        let mut chunks = bytes.chunks_exact(8);
-        for chunk in &mut chunks {
-            let mut word = [0; 8];
-            word.copy_from_slice(chunk);
-            self.add(u64::from_le_bytes(word));
-        }
-        let mut tail = [0; 8];
-        for (slot, &byte) in tail.iter_mut().zip(chunks.remainder()) {
-            *slot = byte;
-        }
-        self.add(u64::from_le_bytes(tail) ^ (bytes.len() as u64) << 56);
-    }
-
-    fn write_u64(&mut self, word: u64) {
-        self.add(word);
-    }
-
-    fn finish(&self) -> u64 {
-        self.0
-    }
-}
-
-/// Builds [`WordHasher`]s from a seed drawn per map, for maps keyed by outside strings.
-#[derive(Clone, Copy)]
-pub struct SeededHash(u64);
-
-impl Default for SeededHash {
+impl Default for OutsideHash {
     fn default() -> Self {
-        SeededHash(RandomState::new().hash_one(0u8))
+        static SHARED: OnceLock<SharedSeed> = OnceLock::new();
+        // std's `RandomState` is keyed from the OS and differs per call: a SipHash of a
+        // constant under it is a fresh random word.
+        let random_word = || std::hash::RandomState::new().hash_one(0u8);
+        let shared = SHARED.get_or_init(|| SharedSeed::from_u64(random_word()));
+        OutsideHash(foldhash::quality::SeedableRandomState::with_seed(
+            random_word(),
+            shared,
+        ))
     }
 }
 
-impl BuildHasher for SeededHash {
-    type Hasher = WordHasher;
-
-    fn build_hasher(&self) -> WordHasher {
-        WordHasher(self.0)
+impl OutsideHash {
+    pub fn of(&self, bytes: &[u8]) -> u64 {
+        let mut hasher = self.0.build_hasher();
+        hasher.write(bytes);
+        hasher.finish()
     }
 }
 
 /// A table being built, which finds an item already stored by its hash.
+#[derive(Default)]
 struct Interner {
     table: Table,
-    first_by_hash: HashMap<u64, u32, BuildHasherDefault<WordHasher>>,
-    /// The next item with the same hash, or [`NO_ITEM`].
-    next_same_hash: Vec<u32>,
-    seed: u64,
-}
-
-impl Default for Interner {
-    fn default() -> Self {
-        Interner {
-            table: Table::default(),
-            first_by_hash: HashMap::default(),
-            next_same_hash: Vec::new(),
-            seed: RandomState::new().hash_one(0u8),
-        }
-    }
+    /// The id of each item, found by the item's hash and compared with the item in `table`:
+    /// an item is stored once, and an entry of the index is one `u32` (so growing the index
+    /// hashes the items again).
+    index: HashTable<u32>,
+    hash: OutsideHash,
 }
 
 impl Interner {
     fn intern(&mut self, item: &[u8]) -> Result<u32, Error> {
-        let mut hasher = WordHasher(self.seed);
-        hasher.write(item);
-        let hash = hasher.finish();
-        let mut candidate = self.first_by_hash.get(&hash).copied();
-        while let Some(id) = candidate.filter(|&id| id != NO_ITEM) {
-            if self.table.get(id) == Some(item) {
-                return Ok(id);
+        let Interner { table, index, hash } = self;
+        let found = index.entry(
+            hash.of(item),
+            |&id| table.get(id) == Some(item),
+            |&id| hash.of(table.get(id).unwrap_or_default()),
+        );
+        match found {
+            hash_table::Entry::Occupied(entry) => Ok(*entry.get()),
+            hash_table::Entry::Vacant(entry) => {
+                let id = to_id(table.len())?;
+                table.push(item);
+                entry.insert(id);
+                Ok(id)
             }
-            candidate = usize::try_from(id)
-                .ok()
-                .and_then(|at| self.next_same_hash.get(at).copied());
         }
-        let id = to_id(self.table.len())?;
-        self.table.push(item);
-        let previous = self.first_by_hash.insert(hash, id);
-        self.next_same_hash.push(previous.unwrap_or(NO_ITEM));
-        Ok(id)
     }
 }
 
@@ -762,6 +722,106 @@ mod tests {
         builder.set_entry(0, &entry).unwrap();
         assert!(builder.set_entry(1, &entry).is_err());
         assert_eq!(builder.finish().entry(0), Some(entry));
+    }
+
+    /// The most hashes that share a value of `bits` (low bits: the bucket a hash table
+    /// starts probing at; high bits: the tag it compares before the item).
+    fn most_sharing(hashes: &[u64], bits: impl Fn(u64) -> u64) -> usize {
+        let mut counts = std::collections::HashMap::new();
+        for &hash in hashes {
+            *counts.entry(bits(hash)).or_insert(0) += 1;
+        }
+        counts.into_values().max().unwrap_or(0)
+    }
+
+    const SPREAD_COUNT: usize = 1 << 16;
+
+    /// Sets of `SPREAD_COUNT` distinct items from outside that a weak hash sends to few
+    /// buckets.
+    fn patterned_sets() -> Vec<(&'static str, Vec<Vec<u8>>)> {
+        let base64 = b"abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789-_";
+        let last_word_high_bytes = (0..SPREAD_COUNT)
+            .map(|i| {
+                let mut text = b"Job failed ".to_vec();
+                text.extend((0..4).map(|digit| base64[(i >> (6 * digit)) & 63]));
+                text
+            })
+            .collect();
+        let counters = (0..SPREAD_COUNT)
+            .map(|i| format!("job-{i:010}").into_bytes())
+            .collect();
+        // Warnings lists as the list table stores them: string ids, the first one shared.
+        let lists_with_shared_first_item = (0..SPREAD_COUNT as u32)
+            .map(|i| [7u32, i].iter().flat_map(|id| id.to_le_bytes()).collect())
+            .collect();
+        let one_byte_apart = (0..SPREAD_COUNT)
+            .map(|i| {
+                let mut text = vec![b'.'; 40];
+                text[i % 40] = b'a' + (i / 40 % 26) as u8;
+                text.extend_from_slice(format!("{:03}", i / 1040).as_bytes());
+                text
+            })
+            .collect();
+        vec![
+            (
+                "strings that differ in their last word's high bytes",
+                last_word_high_bytes,
+            ),
+            ("zero-padded counters", counters),
+            (
+                "lists with a shared first item",
+                lists_with_shared_first_item,
+            ),
+            ("strings one byte apart", one_byte_apart),
+        ]
+    }
+
+    /// The hand-made word hasher this table had before sent each of these sets to a few
+    /// buckets whatever its seed (it had no final mixing, so the low bits of a hash came from
+    /// the low bytes of the last word only), and interning became quadratic. Against a table of
+    /// twice as many buckets, the fullest bucket of a random hash holds about 7; each of the
+    /// 128 tags about 512.
+    #[test]
+    fn crafted_and_patterned_items_spread_as_random_ones() {
+        let hash = OutsideHash::default();
+        let mut clumped = Vec::new();
+        for (name, items) in patterned_sets() {
+            let distinct: std::collections::HashSet<_> = items.iter().collect();
+            assert_eq!(distinct.len(), SPREAD_COUNT, "{name}");
+            let hashes: Vec<u64> = items.iter().map(|item| hash.of(item)).collect();
+            let bucket_mask = (2 * SPREAD_COUNT - 1) as u64;
+            let fullest_bucket = most_sharing(&hashes, |hash| hash & bucket_mask);
+            let commonest_tag = most_sharing(&hashes, |hash| hash >> 57);
+            if fullest_bucket > 16 || commonest_tag > 768 {
+                clumped.push(format!(
+                    "{name}: {fullest_bucket} in one bucket, {commonest_tag} with one tag"
+                ));
+            }
+        }
+        assert!(clumped.is_empty(), "{clumped:#?}");
+    }
+
+    #[test]
+    fn interning_patterned_items_keeps_each_once() {
+        for (name, items) in patterned_sets() {
+            let mut interner = Interner::default();
+            for (id, item) in items.iter().enumerate() {
+                assert_eq!(interner.intern(item).unwrap(), id as u32, "{name}");
+            }
+            for (id, item) in items.iter().enumerate().rev() {
+                assert_eq!(interner.intern(item).unwrap(), id as u32, "{name}");
+                assert_eq!(interner.table.get(id as u32), Some(&item[..]), "{name}");
+            }
+            assert_eq!(interner.table.len(), SPREAD_COUNT, "{name}");
+        }
+    }
+
+    #[test]
+    fn tables_are_keyed_apart() {
+        let (one, other) = (OutsideHash::default(), OutsideHash::default());
+        let items = [&b"job-0000000001"[..], b"ready", b""];
+        assert!(items.iter().any(|item| one.of(item) != other.of(item)));
+        assert!(items.iter().all(|item| one.of(item) == one.of(item)));
     }
 
     #[test]

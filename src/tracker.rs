@@ -4,7 +4,6 @@
 //! sits behind a mutex that is only held for plain Rust work, never while Python code runs, so
 //! the tracker can be shared between threads.
 
-use std::hash::BuildHasher;
 use std::sync::{Mutex, MutexGuard};
 
 use hashbrown::HashTable;
@@ -17,7 +16,7 @@ use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 use crate::batch::{
     is_payload, not_a_payload, run_status_from_entry, thread_count, GcPause, Payloads, StatusBatch,
 };
-use crate::columns::{Entry, OwnedEntry, SeededHash};
+use crate::columns::{Entry, OutsideHash, OwnedEntry};
 use crate::error::Error;
 use crate::model::Model;
 use crate::objects::{check_named_tuple, new_named_tuple};
@@ -85,7 +84,7 @@ struct State {
     /// The slot of each job, found by hashing its id and comparing with the id in the slot:
     /// an id is stored once, and an entry of the index is one word.
     index: HashTable<usize>,
-    hasher: SeededHash,
+    hash: OutsideHash,
     last_errors: Vec<(String, String, String)>,
 }
 
@@ -111,7 +110,7 @@ impl State {
     fn lookup(&self, id: &str) -> Option<usize> {
         let slots = &self.slots;
         self.index
-            .find(self.hasher.hash_one(id), |&at| holds(slots, at, id))
+            .find(self.hash.of(id.as_bytes()), |&at| holds(slots, at, id))
             .copied()
     }
 
@@ -156,16 +155,13 @@ impl State {
     /// Adds the job at slot `at` to the index.
     fn index_slot(&mut self, at: usize) {
         let State {
-            slots,
-            index,
-            hasher,
-            ..
+            slots, index, hash, ..
         } = self;
         let hash_of = |at: &usize| {
             slots
                 .get(*at)
                 .and_then(Option::as_ref)
-                .map_or(0, |job| hasher.hash_one(&*job.id))
+                .map_or(0, |job| hash.of(job.id.as_bytes()))
         };
         index.insert_unique(hash_of(&at), at, hash_of);
     }
@@ -174,7 +170,7 @@ impl State {
         let slots = &self.slots;
         let Ok(entry) = self
             .index
-            .find_entry(self.hasher.hash_one(id), |&at| holds(slots, at, id))
+            .find_entry(self.hash.of(id.as_bytes()), |&at| holds(slots, at, id))
         else {
             return false;
         };

@@ -8,6 +8,7 @@ import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import iqm.iqm_client
 import iqm.iqm_client.iqm_client as client_module
@@ -21,6 +22,7 @@ from iqm_runstatus import (
     patched_iqm_client,
     unpatch_iqm_client,
 )
+from support import run_reporting_script
 
 MODULES = (client_module, iqm.iqm_client)
 NAMES = ("RunStatus", "Status")
@@ -212,3 +214,173 @@ def test_missing_client_raises_a_clear_import_error() -> None:
     assert second == "ImportError"
     # The package itself does not need the client.
     assert third == "ready"
+
+
+# Blocks that overlap, in threads. Each case runs in a fresh interpreter, which reports what
+# its threads saw; the threads are ordered with barriers, so that the overlap is certain.
+
+THREADS_SCRIPT = """
+import json, threading, time
+import iqm.iqm_client
+import iqm.iqm_client.iqm_client as client_module
+import iqm_runstatus
+from iqm_runstatus import (
+    iqm_client_patched, patch_iqm_client, patched_iqm_client, unpatch_iqm_client,
+)
+
+ORIGINALS = [client_module.RunStatus, client_module.Status, iqm.iqm_client.RunStatus]
+
+def state():
+    ours = [iqm_runstatus.RunStatus, iqm_runstatus.Status, iqm_runstatus.RunStatus]
+    now = [client_module.RunStatus, client_module.Status, iqm.iqm_client.RunStatus]
+    if all(a is b for a, b in zip(now, ours)) and iqm_client_patched():
+        return "patched"
+    if all(a is b for a, b in zip(now, ORIGINALS)) and not iqm_client_patched():
+        return "original"
+    return "mixed"
+
+seen = {{}}
+failures = []
+
+def in_thread(target, *args):
+    def run():
+        try:
+            target(*args)
+        except BaseException as exc:
+            failures.append(repr(exc))
+            raise
+    thread = threading.Thread(target=run)
+    thread.start()
+    return thread
+
+{body}
+print(json.dumps({{"seen": seen, "failures": failures, "after": state()}}))
+"""
+
+
+def run_threads(body: str) -> dict[str, Any]:
+    return run_reporting_script(THREADS_SCRIPT.format(body=textwrap.dedent(body).strip()))
+
+
+def test_overlapping_blocks_keep_the_patch_until_the_last_exits() -> None:
+    """Thread A enters, thread B enters, A exits: B is still patched; once B exits, the names
+    are the client's again."""
+    report = run_threads(
+        """
+        both_in, a_out = threading.Barrier(2), threading.Event()
+
+        def a():
+            with patched_iqm_client():
+                both_in.wait(timeout=60)
+            seen["A after its exit"] = state()
+            a_out.set()
+
+        def b():
+            with patched_iqm_client():
+                both_in.wait(timeout=60)
+                a_out.wait(timeout=60)
+                seen["B after A's exit"] = state()
+            seen["B after its exit"] = state()
+
+        for thread in [in_thread(a), in_thread(b)]:
+            thread.join()
+        """
+    )
+    assert report["failures"] == []
+    assert report["seen"] == {
+        "A after its exit": "patched",
+        "B after A's exit": "patched",
+        "B after its exit": "original",
+    }
+    assert report["after"] == "original"
+
+
+def test_many_threads_overlapping_blocks_always_see_the_patch() -> None:
+    """Eight threads each open and close blocks, nested and not, many times, all starting
+    together: every check inside a block sees the patch, and nothing is left patched."""
+    report = run_threads(
+        """
+        start = threading.Barrier(8)
+
+        def worker(name):
+            start.wait(timeout=60)
+            states = set()
+            for round in range(300):
+                with patched_iqm_client():
+                    # A block waits for I/O, as a client's wait loop does: the other threads
+                    # run, and enter and leave their blocks, meanwhile.
+                    time.sleep(1e-4)
+                    states.add(state())
+                    if round % 3 == 0:
+                        with patched_iqm_client():
+                            time.sleep(1e-4)
+                            states.add(state())
+                    states.add(state())
+                time.sleep(1e-4)  # and does other work between blocks
+            seen[name] = sorted(states)
+
+        for thread in [in_thread(worker, f"thread {i}") for i in range(8)]:
+            thread.join()
+        """
+    )
+    assert report["failures"] == []
+    assert report["seen"] == {f"thread {i}": ["patched"] for i in range(8)}
+    assert report["after"] == "original"
+
+
+def test_unpatch_inside_open_blocks_waits_for_the_last_exit() -> None:
+    """An explicit patch withdrawn while another thread's block is open: the block keeps the
+    patch, which ends when the block exits."""
+    report = run_threads(
+        """
+        inside, unpatched = threading.Event(), threading.Event()
+        patch_iqm_client()
+
+        def block():
+            with patched_iqm_client():
+                inside.set()
+                unpatched.wait(timeout=60)
+                seen["block after unpatch"] = state()
+            seen["block after its exit"] = state()
+
+        thread = in_thread(block)
+        inside.wait(timeout=60)
+        unpatch_iqm_client()
+        seen["unpatching thread"] = state()
+        unpatched.set()
+        thread.join()
+        """
+    )
+    assert report["failures"] == []
+    assert report["seen"] == {
+        "unpatching thread": "patched",
+        "block after unpatch": "patched",
+        "block after its exit": "original",
+    }
+    assert report["after"] == "original"
+
+
+def test_patch_made_inside_a_block_stays_after_it() -> None:
+    with patched_iqm_client():
+        patch_iqm_client()
+    assert_patched()
+    unpatch_iqm_client()
+    assert_originals()
+
+
+def test_unpatch_inside_a_block_takes_effect_at_its_exit() -> None:
+    with patched_iqm_client():
+        unpatch_iqm_client()
+        assert_patched()
+    assert_originals()
+
+
+def test_a_refused_block_leaves_no_count_behind(monkeypatch: pytest.MonkeyPatch) -> None:
+    other = enum.Enum("Status", {"READY": "ready"}, type=str)
+    monkeypatch.setattr(client_module, "Status", other)
+    with pytest.raises(RuntimeError, match="not supported"), patched_iqm_client():
+        pass
+    monkeypatch.undo()
+    with patched_iqm_client():
+        assert_patched()
+    assert_originals()

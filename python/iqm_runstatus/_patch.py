@@ -29,6 +29,10 @@ _MISSING = object()  # marks a name the module did not have, so unpatching delet
 _lock = threading.Lock()
 # (module, name) -> the value before patching; None while not patched.
 _saved: dict[tuple[ModuleType, str], object] | None = None
+# The patch is on while `patch_iqm_client` holds it or any `patched_iqm_client` block is open,
+# in any thread: each block counts itself, so overlapping blocks do not end each other's patch.
+_held_by_call = False
+_open_blocks = 0
 
 
 def _client_modules() -> list[ModuleType]:
@@ -59,50 +63,67 @@ def _check_compatible(client: ModuleType) -> None:
         )
 
 
+def _apply(modules: list[ModuleType]) -> None:
+    """Replace the names, unless already replaced; the caller holds `_lock`."""
+    global _saved
+    if _saved is not None:
+        return
+    _check_compatible(modules[0])
+    saved: dict[tuple[ModuleType, str], object] = {}
+    for module in modules:
+        for name, replacement in _REPLACEMENTS.items():
+            saved[module, name] = module.__dict__.get(name, _MISSING)
+            setattr(module, name, replacement)
+    _saved = saved
+
+
+def _restore_if_unheld() -> None:
+    """Put the names back once neither a call nor a block holds the patch; the caller holds
+    `_lock`."""
+    global _saved
+    if _saved is None or _held_by_call or _open_blocks:
+        return
+    for (module, name), original in _saved.items():
+        if original is _MISSING:
+            module.__dict__.pop(name, None)
+        else:
+            setattr(module, name, original)
+    _saved = None
+
+
 def patch_iqm_client() -> None:
     """Make iqm-client use this package's `RunStatus` and `Status`.
 
     Replaces the two names in ``iqm.iqm_client.iqm_client`` and ``iqm.iqm_client``; clients
     created before or after the call then return this package's objects from
-    ``get_run_status``. Calling it again while patched does nothing.
+    ``get_run_status``. The patch stays until `unpatch_iqm_client`, also when made inside a
+    `patched_iqm_client` block. Calling it again while patched does nothing.
 
     Raises:
         ImportError: iqm-client is not installed
         RuntimeError: the installed iqm-client's models differ from iqm-client 17.2's
     """
-    global _saved
+    global _held_by_call
     modules = _client_modules()
     with _lock:
-        if _saved is not None:
-            return
-        _check_compatible(modules[0])
-        saved: dict[tuple[ModuleType, str], object] = {}
-        for module in modules:
-            for name, replacement in _REPLACEMENTS.items():
-                saved[module, name] = module.__dict__.get(name, _MISSING)
-                setattr(module, name, replacement)
-        _saved = saved
+        _apply(modules)
+        _held_by_call = True
 
 
 def unpatch_iqm_client() -> None:
     """Put back the names `patch_iqm_client` replaced, exactly as they were.
 
-    Does nothing when not patched.
+    Does nothing when not patched. While `patched_iqm_client` blocks are open (in this thread
+    or another), the patch stays until the last of them exits, and is then undone.
     """
-    global _saved
+    global _held_by_call
     with _lock:
-        if _saved is None:
-            return
-        for (module, name), original in _saved.items():
-            if original is _MISSING:
-                module.__dict__.pop(name, None)
-            else:
-                setattr(module, name, original)
-        _saved = None
+        _held_by_call = False
+        _restore_if_unheld()
 
 
 def iqm_client_patched() -> bool:
-    """Whether `patch_iqm_client` is in effect."""
+    """Whether `patch_iqm_client` or a `patched_iqm_client` block is in effect."""
     return _saved is not None
 
 
@@ -110,14 +131,17 @@ def iqm_client_patched() -> bool:
 def patched_iqm_client() -> Iterator[None]:
     """`patch_iqm_client` for the duration of a ``with`` block.
 
-    Unpatches on exit only if the block did the patching, so blocks nest and a patch made
-    before the block stays.
+    Blocks nest and may overlap across threads: the patch stays until the last open block
+    exits, and a patch made by `patch_iqm_client` (before or inside the block) stays after it.
     """
+    global _open_blocks
+    modules = _client_modules()
     with _lock:
-        was_patched = _saved is not None
-    patch_iqm_client()
+        _apply(modules)
+        _open_blocks += 1
     try:
         yield
     finally:
-        if not was_patched:
-            unpatch_iqm_client()
+        with _lock:
+            _open_blocks -= 1
+            _restore_if_unheld()
