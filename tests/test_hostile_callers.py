@@ -34,9 +34,13 @@ class OnCollect:
     def __del__(self):
         self.action()
 
+counted = []
+
 def arm(action):
-    # A cycle only the collector frees, then collections at almost every allocation.
+    # A cycle only the collector frees, then a collection at the next allocation: it runs once
+    # more objects were made than freed since the last one, which the kept lists make sure of.
     OnCollect(action)
+    counted[:] = [[] for _ in range(4)]
     gc.set_threshold(1)
 
 def sound(text):
