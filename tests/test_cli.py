@@ -45,7 +45,8 @@ def _expected(lines: list[bytes]) -> dict[str, Any]:
 
 
 def _summarize_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    assert main(["summarize", "--json", "--no-progress", *argv]) == 0
+    """The JSON summary, every invalid line listed unless ``argv`` says otherwise."""
+    assert main(["summarize", "--json", "--no-progress", "--max-invalid", "100000", *argv]) == 0
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     result: dict[str, Any] = json.loads(out)
@@ -181,7 +182,8 @@ def test_invalid_lines_kept_are_capped_but_all_counted(
 
 
 def test_text_report(workload: Path, capsys: pytest.CaptureFixture[str]) -> None:
-    assert main(["summarize", "--no-progress", "--top", "2", str(workload)]) == 0
+    argv = ["summarize", "--no-progress", "--top", "2", "--max-invalid", "1000", str(workload)]
+    assert main(argv) == 0
     out = capsys.readouterr().out
     want = _expected(workload.read_bytes().split(b"\n")[:-1])
     for status, n in want["counts"].items():
@@ -226,7 +228,16 @@ def test_failures_without_a_message(tmp_path: Path, capsys: pytest.CaptureFixtur
 def test_stdin(workload: Path) -> None:
     with workload.open("rb") as stdin:
         proc = subprocess.run(
-            [sys.executable, "-m", "iqm_runstatus", "summarize", "--json", "-"],
+            [
+                sys.executable,
+                "-m",
+                "iqm_runstatus",
+                "summarize",
+                "--json",
+                "--max-invalid",
+                "999",
+                "-",
+            ],
             stdin=stdin,
             capture_output=True,
             check=True,
@@ -378,3 +389,55 @@ def test_missing_file_via_subprocess_has_no_traceback() -> None:
     )
     assert proc.returncode == 2 and proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "No such file" in proc.stderr
+
+
+def test_version(capsys: pytest.CaptureFixture[str]) -> None:
+    from iqm_runstatus import __version__
+
+    assert main(["--version"]) == 0
+    assert capsys.readouterr().out == f"iqm-runstatus {__version__}\n"
+    proc = subprocess.run(
+        [sys.executable, "-m", "iqm_runstatus", "--version"], capture_output=True, check=True
+    )
+    assert proc.stdout.decode() == f"iqm-runstatus {__version__}\n"
+
+
+def test_at_most_twenty_invalid_lines_by_default(
+    workload: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["summarize", "--json", "--no-progress", str(workload)]) == 0
+    got = json.loads(capsys.readouterr().out)
+    assert got["invalid"] == 200 and len(got["invalid_lines"]) == 20
+    assert got["invalid_lines_truncated"] is True
+    assert main(["summarize", "--no-progress", str(workload)]) == 0
+    out = capsys.readouterr().out
+    assert out.count("\n  line ") == 20 and "(200, the first 20 shown)" in out
+
+
+def test_huge_messages_are_cut_the_same_way_in_text_and_json(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A 20 MB failure message, warning and invalid line are shown cut short, on one line,
+    and the text report shows what the JSON holds."""
+    huge = "x" * (20 << 20)
+    lines = [
+        json.dumps({"status": "failed", "message": "A\nB " + huge, "warnings": ["W " + huge]}),
+        json.dumps({"status": "nope " + huge}),
+    ]
+    path = tmp_path / "huge.ndjson"
+    path.write_text("\n".join(lines) + "\n")
+    assert main(["summarize", "--json", "--no-progress", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert len(out) < 10_000
+    got = json.loads(out)
+    message = got["failure_messages"][0]["message"]
+    warning = got["warnings"][0]["warning"]
+    reason = got["invalid_lines"][0]["message"]
+    assert message.startswith("A B xxx") and message.endswith("...") and len(message) == 200
+    assert warning.startswith("W xxx") and len(warning) == 200
+    assert reason.endswith("...") and len(reason) == 200
+    assert main(["summarize", "--no-progress", str(path)]) == 0
+    text = capsys.readouterr().out
+    assert len(text) < 10_000
+    for shown in (message, warning, reason):
+        assert shown in text

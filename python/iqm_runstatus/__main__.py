@@ -16,13 +16,11 @@ import sys
 import time
 from collections import Counter
 from collections.abc import Iterable, Sequence
-from typing import TYPE_CHECKING, Any, Callable, NoReturn
+from typing import Any, Callable, NoReturn
 
-from . import NATIVE, RunStatus, Status, pure_from_dict, pure_from_json
+from . import NATIVE, RunStatus, Status, __version__, pure_from_dict, pure_from_json
+from ._summary import CHUNK_BYTES, MAX_INVALID, Summary, clip, summarize_stream
 from ._workload import iter_payloads
-
-if TYPE_CHECKING:
-    from ._summary import Summary
 
 PROG = "iqm-runstatus"
 
@@ -67,6 +65,7 @@ def _parser() -> _Parser:
         description="Benchmark the Rust-accelerated RunStatus, generate job-status payloads, "
         "or summarize a file of them.",
     )
+    parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(
         dest="command", required=True, metavar="{bench,generate,summarize}", parser_class=_Parser
     )
@@ -116,9 +115,9 @@ def _parser() -> _Parser:
     summ.add_argument(
         "--max-invalid",
         type=_count,
-        default=1000,
+        default=MAX_INVALID,
         metavar="N",
-        help="invalid lines to keep and show; all are counted (default 1000)",
+        help=f"invalid lines to keep and show; all are counted (default {MAX_INVALID})",
     )
     summ.add_argument("--json", action="store_true", help="print one JSON object instead")
     summ.add_argument(
@@ -230,11 +229,6 @@ def _generate(count: int, seed: int, invalid_rate: float, out: str) -> int:
     return 0
 
 
-def _clip(text: str, limit: int = 100) -> str:
-    text = " ".join(text.split())
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
 def _print_summary(name: str, summary: Summary, top: int) -> None:
     payloads = summary.payloads
 
@@ -264,7 +258,7 @@ def _print_summary(name: str, summary: Summary, top: int) -> None:
             continue
         print(f"most common {title} ({min(top, distinct)} of {distinct:,} distinct):")
         for text, n in counter.most_common(top):
-            print(f"  {n:>12,}  {'(no message)' if text is None else _clip(text)}")
+            print(f"  {n:>12,}  {'(no message)' if text is None else clip(text)}")
     if summary.invalid:
         kept = len(summary.invalid_lines)
         more = f", the first {kept:,} shown" if kept < summary.invalid else ""
@@ -286,9 +280,6 @@ def _progress_bar(total: int | None, chunk_bytes: int, force: bool) -> Any:
 
 
 def _summarize(args: argparse.Namespace) -> int:
-    # Imported here: the other commands must not load the native core under IQM_RUNSTATUS_PURE.
-    from ._summary import CHUNK_BYTES, summarize_stream
-
     chunk_bytes = args.chunk_bytes or CHUNK_BYTES
     name = "<stdin>" if args.file == "-" else args.file
     try:

@@ -12,10 +12,17 @@ from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any, BinaryIO, Callable, Final, Optional
 
-from . import StatusBatch
 from ._model import Status
 
-__all__ = ["CHUNK_BYTES", "InvalidLine", "Summary", "iter_chunks", "summarize_stream"]
+__all__ = [
+    "CHUNK_BYTES",
+    "MAX_INVALID",
+    "InvalidLine",
+    "Summary",
+    "clip",
+    "iter_chunks",
+    "summarize_stream",
+]
 
 CHUNK_BYTES: Final = 8 << 20
 """Bytes read at a time; a chunk is cut after its last newline."""
@@ -23,16 +30,20 @@ CHUNK_BYTES: Final = 8 << 20
 MAX_DISTINCT: Final = 100_000
 """Distinct failure messages or warnings kept before the rarest are dropped."""
 
-REASON_CHARS: Final = 200
-"""Length an invalid line's error message is cut to."""
+SHOWN_CHARS: Final = 200
+"""Length a message, warning or invalid line's error is cut to, in text and JSON alike."""
+
+MAX_INVALID: Final = 20
+"""Invalid lines kept and shown by default; all are counted."""
 
 # The lines `from_ndjson` skips: only spaces, tabs and carriage returns (JSON whitespace).
 _BLANK_LINE: Final = re.compile(rb"^[ \t\r]*\n", re.MULTILINE)
 
 
-def _one_line(text: str, limit: int) -> str:
-    # pydantic's messages span several lines; a report shows one line per entry.
-    text = " ".join(text.split())
+def clip(text: str, limit: int = SHOWN_CHARS) -> str:
+    """`text` on one line and at most `limit` characters: a report shows one line per entry
+    (pydantic's messages span several), and a huge message is not echoed whole."""
+    text = " ".join(text[: limit * 4].split())
     return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
@@ -57,7 +68,7 @@ def _prune(counter: Counter[Any]) -> None:
 class Summary:
     """Counts over the chunks added so far; blank lines count as lines but not as payloads."""
 
-    max_invalid: int = 1000
+    max_invalid: int = MAX_INVALID
     lines: int = 0
     payloads: int = 0
     counts: Counter[Status] = field(default_factory=Counter)
@@ -76,6 +87,10 @@ class Summary:
         """Adds whole lines; `chunk` ends with a newline (or is empty)."""
         if not chunk:
             return
+        # Imported at first use: the CLI's other commands must not load the native core while
+        # IQM_RUNSTATUS_PURE is set, and they import this module for its limits.
+        from . import StatusBatch
+
         batch = StatusBatch.from_ndjson(chunk)
         first_line = self.lines + 1
         nlines = chunk.count(b"\n")
@@ -97,7 +112,7 @@ class Summary:
             else:
                 numbers = [first_line + n for n in _line_indices(chunk, [e[0] for e in kept])]
             self.invalid_lines.extend(
-                InvalidLine(number, error, _one_line(message, REASON_CHARS))
+                InvalidLine(number, error, clip(message))
                 for number, (_, error, message) in zip(numbers, kept)
             )
         self.lines += nlines
@@ -117,10 +132,13 @@ class Summary:
             "invalid": self.invalid,
             "counts": {s.value: self.counts[s] for s in Status},
             "failure_messages": [
-                {"message": m, "count": n} for m, n in self.failure_messages.most_common(top)
+                {"message": None if m is None else clip(m), "count": n}
+                for m, n in self.failure_messages.most_common(top)
             ],
             "distinct_failure_messages": len(self.failure_messages),
-            "warnings": [{"warning": w, "count": n} for w, n in self.warnings.most_common(top)],
+            "warnings": [
+                {"warning": clip(w), "count": n} for w, n in self.warnings.most_common(top)
+            ],
             "distinct_warnings": len(self.warnings),
             "approximate": self.approximate,
             "invalid_lines": [
@@ -176,7 +194,7 @@ def iter_chunks(stream: BinaryIO, chunk_bytes: int = CHUNK_BYTES) -> Iterator[tu
 def summarize_stream(
     stream: BinaryIO,
     *,
-    max_invalid: int = 1000,
+    max_invalid: int = MAX_INVALID,
     chunk_bytes: int = CHUNK_BYTES,
     on_progress: Callable[[int], object] | None = None,
 ) -> Summary:
