@@ -7,10 +7,12 @@ local parse gives, and the parent's instances must unpickle in a worker.
 
 from __future__ import annotations
 
+import json
 import multiprocessing
-import os
 import pickle
-from collections import Counter
+import subprocess
+import sys
+import textwrap
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -115,34 +117,36 @@ def test_pickle_round_trip_of_parsed_payloads(protocol: int) -> None:
             assert describe_model(loaded) == describe_model(parsed)
 
 
-# The README's sharding example, run as written: each worker counts the statuses of one byte
-# range of the log (cut at line ends), and the parent adds the counts up.
-def count_shard(path: str, start: int, end: int) -> Counter[Status]:
-    with open(path, "rb") as log:
-        log.seek(start)
-        return Counter(StatusBatch.from_ndjson(log.read(end - start)).counts())
-
-
-def shard_bounds(path: str, shards: int) -> list[tuple[int, int]]:
-    size, bounds = os.path.getsize(path), [0]
-    with open(path, "rb") as log:
-        for i in range(1, shards):
-            log.seek(max(size * i // shards, bounds[-1]))
-            log.readline()  # move on to the next line start
-            bounds.append(log.tell())
-    return list(zip(bounds, [*bounds[1:], size]))
-
-
-def test_sharded_counts_equal_one_pass(tmp_path: Path) -> None:
-    """A log split across a process pool gives the counts of one pass over the whole file."""
+def test_readme_sharding_example_under_forkserver(tmp_path: Path) -> None:
+    """The README's sharding example, run as written in a fresh interpreter whose workers start
+    by forkserver (they import the example, so its main guard matters): the counts of one
+    pass over the whole file."""
+    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
+    section = readme.split("### Across processes", 1)[1]
+    example = section.split("```python\n", 1)[1].split("```", 1)[0]
+    (tmp_path / "example.py").write_text(example, encoding="utf-8")
     log = tmp_path / "statuses.ndjson"
     log.write_bytes(b"\n".join(generate_payloads(20_000, seed=11, invalid_rate=0.01)) + b"\n")
-    with ProcessPoolExecutor(max_workers=2) as pool:
-        parts = pool.map(
-            count_shard, *zip(*[(str(log), s, e) for s, e in shard_bounds(str(log), 4)])
-        )
-        total = sum(parts, Counter())
-    assert total == Counter(StatusBatch.from_ndjson(log.read_bytes()).counts())
+    runner = textwrap.dedent(
+        """
+        import json, multiprocessing, runpy
+        multiprocessing.set_start_method("forkserver")
+        found = runpy.run_path("example.py", run_name="__main__")
+        print(json.dumps({status.value: n for status, n in found["total"].items()}))
+        """
+    )
+    proc = subprocess.run(
+        [sys.executable, "-c", runner],
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-3000:]
+    total = json.loads(proc.stdout.splitlines()[-1])
+    one_pass = StatusBatch.from_ndjson(log).counts()
+    assert total == {status.value: n for status, n in one_pass.items() if n}
     assert sum(total.values()) > 19_000
 
 
