@@ -11,7 +11,7 @@ from typing import Any
 import pytest
 
 ROOT = Path(__file__).resolve().parent.parent
-IMPLS = ("reference", "ours-pure", "pydantic", "msgspec", "ours")
+IMPLS = ("reference", "ours-pure", "pydantic", "msgspec", "ours", "ours-prebound")
 PAYLOADS = {"pending": 32, "ready_warning": 84, "failed": 144}
 
 
@@ -33,7 +33,14 @@ def _bench(group: str, impl: str, median: float, **extra: Any) -> dict[str, Any]
 
 def _synthetic() -> dict[str, Any]:
     """Round numbers: ours 100 ns a payload, each other implementation a known multiple."""
-    factor = {"reference": 20.0, "ours-pure": 15.0, "pydantic": 5.0, "msgspec": 0.5, "ours": 1.0}
+    factor = {
+        "reference": 20.0,
+        "ours-pure": 15.0,
+        "pydantic": 5.0,
+        "msgspec": 0.5,
+        "ours": 1.0,
+        "ours-prebound": 0.8,
+    }
     benchmarks = [
         # Benchmarks without the suites' extra info (another plugin's, say) are ignored.
         {"group": None, "params": {}, "extra_info": {}, "stats": {"median": 1.0}},
@@ -76,7 +83,7 @@ def test_single_payload_medians_are_per_call_and_from_the_fastest_pass(
     report.write_ratios(report.load(data), path, "Test CPU")
     row = next(line for line in path.read_text().splitlines() if line.startswith(f"| {group}"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    assert cells[5] == "100" and cells[6] == "20.00x"
+    assert cells[5] == "100" and cells[7] == "20.00x"
 
 
 def test_ratios_table(report: ModuleType, tmp_path: Path) -> None:
@@ -86,9 +93,10 @@ def test_ratios_table(report: ModuleType, tmp_path: Path) -> None:
     text = path.read_text()
     row = next(line for line in text.splitlines() if line.startswith("| bytes: failed (144 B)"))
     cells = [c.strip() for c in row.strip("|").split("|")]
-    # Medians in ns in IMPLS order, then: vs reference, vs pure, vs pydantic, ours/msgspec.
-    assert cells[1:6] == ["2,000", "1,500", "500", "50", "100"]
-    assert cells[6:] == ["20.00x", "15.00x", "5.00x", "2.00x"]
+    # Medians in ns in IMPLS order (the call site, then the prebound function), then: vs
+    # reference, vs pure, vs pydantic, ours/msgspec, all for the call site.
+    assert cells[1:7] == ["2,000", "1,500", "500", "50", "100", "80"]
+    assert cells[7:] == ["20.00x", "15.00x", "5.00x", "2.00x"]
     assert sum(line.startswith("| dict: ") for line in text.splitlines()) == 3
     counts = text.split("## batch counts")[1].split("##")[0]
     row = next(line for line in counts.splitlines() if line.startswith("| 1,000,000 "))
