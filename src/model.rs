@@ -1,11 +1,11 @@
 //! The Python side of the model, registered once by `init`: the classes, the `Status` members,
 //! the interned field names, and the pure-Python functions the fast paths fall back to.
 
-use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PySet, PyString, PyType};
 
+use crate::cpython::InstanceSlots;
 use crate::error::{Error, Field};
 use crate::status::StatusCode;
 
@@ -22,9 +22,9 @@ pub struct Model {
     /// The possible `__pydantic_fields_set__` values, indexed by `message given + 2 × warnings
     /// given`: each instance gets a copy.
     pub fields_set_templates: [Py<PySet>; 4],
-    /// Byte offsets in an instance of `BaseModel`'s slots `__pydantic_fields_set__`,
-    /// `__pydantic_extra__` and `__pydantic_private__`, written directly on new instances.
-    pub slot_offsets: [usize; 3],
+    /// `BaseModel`'s slots `__pydantic_fields_set__`, `__pydantic_extra__` and
+    /// `__pydantic_private__`, written directly on new instances.
+    pub slots: InstanceSlots<3>,
     pub pure_from_dict: Py<PyAny>,
     pub pure_from_json: Py<PyAny>,
     pub pydantic_validate_python: Py<PyAny>,
@@ -103,26 +103,6 @@ impl Model {
     }
 }
 
-/// The offset of one of `BaseModel`'s `__slots__` in an instance of `class`, checked to be a
-/// plain writable object slot inside the instance.
-fn slot_offset(class: &Bound<'_, PyType>, name: &str) -> PyResult<usize> {
-    let descriptor = class.getattr(name)?;
-    let member_descriptor = std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type);
-    if descriptor.get_type().as_ptr() != member_descriptor.cast() {
-        return Err(Error::BadModel("BaseModel's slots are not member descriptors").into());
-    }
-    // SAFETY: a member_descriptor object is a PyMemberDescrObject with a live PyMemberDef.
-    let member = unsafe { &*(*descriptor.as_ptr().cast::<ffi::PyMemberDescrObject>()).d_member };
-    // SAFETY: a type object's basic size is a plain field.
-    let basic_size = unsafe { (*class.as_ptr().cast::<ffi::PyTypeObject>()).tp_basicsize };
-    let pointer = std::mem::size_of::<*mut ffi::PyObject>() as isize;
-    let inside = member.offset >= pointer && member.offset + pointer <= basic_size;
-    if member.type_code != ffi::Py_T_OBJECT_EX || member.flags & ffi::Py_READONLY != 0 || !inside {
-        return Err(Error::BadModel("BaseModel's slots are not writable object slots").into());
-    }
-    usize::try_from(member.offset).map_err(|_| Error::BadModel("negative slot offset").into())
-}
-
 /// Registers the model classes and the fallbacks; called once, by `iqm_runstatus._model`.
 #[pyfunction]
 pub fn init(
@@ -185,11 +165,14 @@ pub fn init(
         fields_set_template(false, true)?,
         fields_set_template(true, true)?,
     ];
-    let slot_offsets = [
-        slot_offset(&run_status, "__pydantic_fields_set__")?,
-        slot_offset(&run_status, "__pydantic_extra__")?,
-        slot_offset(&run_status, "__pydantic_private__")?,
-    ];
+    let slots = InstanceSlots::of(
+        &run_status,
+        [
+            "__pydantic_fields_set__",
+            "__pydantic_extra__",
+            "__pydantic_private__",
+        ],
+    )?;
     let model = Model {
         run_status: run_status.unbind(),
         status_enum: status_enum.unbind(),
@@ -197,7 +180,7 @@ pub fn init(
         keys,
         dict_templates,
         fields_set_templates,
-        slot_offsets,
+        slots,
         pure_from_dict,
         pure_from_json,
         pydantic_validate_python,
