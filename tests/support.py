@@ -978,11 +978,18 @@ raw_documents = st.one_of(
 valid_documents = st.one_of(dumped_documents(), handwritten_documents())
 
 
-def run_reporting_script(script: str) -> dict[str, Any]:
-    """Runs ``script`` in a fresh interpreter (so its peak RSS is its own) and returns the JSON
-    object it prints."""
+def run_reporting_script(
+    script: str, *, env: dict[str, str] | None = None, cwd: str | None = None
+) -> dict[str, Any]:
+    """Runs ``script`` in a fresh interpreter (so its peak RSS is its own, and a crash is not
+    the test run's) and returns the JSON object it prints."""
     result = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, check=False
+        [sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        check=False,
+        env=env,
+        cwd=cwd,
     )
     assert result.returncode == 0, result.stderr[-3000:]
     report: dict[str, Any] = json.loads(result.stdout)
