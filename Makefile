@@ -13,7 +13,7 @@ PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt
+$(VENV)/.installed: requirements-dev.txt requirements-test.txt
 	python3 -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt
@@ -21,7 +21,7 @@ $(VENV)/.installed: requirements-dev.txt
 
 venv: $(VENV)/.installed ## create the virtualenv with the build, test and bench tools
 
-$(VENV)/.built-release: $(VENV)/.installed $(RUST_SOURCES) $(PY_SOURCES) pyproject.toml
+$(VENV)/.built-release: $(VENV)/.installed $(RUST_SOURCES) $(PY_SOURCES) pyproject.toml build.rs
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
 	touch $@
 

@@ -5,6 +5,7 @@ use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
 use pyo3::Borrowed;
 
+use crate::cpython::{self, NameMatch};
 use crate::error::{Error, Field};
 use crate::model::Model;
 use crate::objects::{is_exact_str, FieldValue};
@@ -154,31 +155,18 @@ fn field_of_key(model: &Model, key: &Bound<'_, PyAny>) -> Result<Option<Field>, 
             return Ok(Some(field));
         }
     }
-    if !is_exact_str(key) {
+    let Ok(key) = key.cast_exact::<PyString>() else {
         // The reference raises TypeError for a non-str keyword; pydantic treats subclasses
         // its own way: both are left to the pure path.
         return Err(Error::Unusual);
-    }
-    // SAFETY: `key` is an exact str; ready and compact ASCII strings store their bytes inline.
-    let ascii = unsafe {
-        let raw = key.as_ptr();
-        if ffi::PyUnicode_IS_COMPACT_ASCII(raw) == 0 {
-            // Non-ASCII keys can't be field names; a legacy non-ready str goes to the pure path.
-            return if ffi::PyUnicode_IS_READY(raw) == 0 {
-                Err(Error::Unusual)
-            } else {
-                Ok(None)
-            };
-        }
-        let len = usize::try_from(ffi::PyUnicode_GET_LENGTH(raw)).unwrap_or(0);
-        std::slice::from_raw_parts(ffi::PyUnicode_DATA(raw).cast::<u8>(), len)
     };
-    Ok(match ascii {
-        b"status" => Some(Field::Status),
-        b"message" => Some(Field::Message),
-        b"warnings" => Some(Field::Warnings),
-        _ => None,
-    })
+    let fields = [Field::Status, Field::Message, Field::Warnings];
+    match cpython::match_ascii_name(key, &[c"status", c"message", c"warnings"]) {
+        NameMatch::Name(index) => Ok(fields.get(index).copied()),
+        NameMatch::Other => Ok(None),
+        // A legacy str that is not ready goes to the pure path.
+        NameMatch::Unusual => Err(Error::Unusual),
+    }
 }
 
 fn status_code(model: &Model, value: &Bound<'_, PyAny>) -> Result<StatusCode, Error> {

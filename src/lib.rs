@@ -3,6 +3,7 @@
 
 pub mod batch;
 pub mod columns;
+pub mod cpython;
 pub mod error;
 pub mod fastcall;
 pub mod input;
@@ -30,6 +31,7 @@ mod _core {
 
     #[pymodule_init]
     fn add_entry_points(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        module.add("CPYTHON_ROUTE", crate::cpython::ROUTE)?;
         crate::fastcall::add_functions(module)
     }
 }

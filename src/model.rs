@@ -8,6 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PySet, PyString, PyType};
 
+use crate::cpython::{type_version_tag, InstanceSlots};
 use crate::error::{Error, Field};
 use crate::status::StatusCode;
 
@@ -24,9 +25,9 @@ pub struct Model {
     /// The possible `__pydantic_fields_set__` values, indexed by `message given + 2 × warnings
     /// given`: each instance gets a copy.
     pub fields_set_templates: [Py<PySet>; 4],
-    /// Byte offsets in an instance of `BaseModel`'s slots `__pydantic_fields_set__`,
-    /// `__pydantic_extra__` and `__pydantic_private__`, written directly on new instances.
-    pub slot_offsets: [usize; 3],
+    /// `BaseModel`'s slots `__pydantic_fields_set__`, `__pydantic_extra__` and
+    /// `__pydantic_private__`, written directly on new instances.
+    pub slots: InstanceSlots<3>,
     /// `RunStatus.__pydantic_validator__` when `init` ran: another one means the model was
     /// changed and rebuilt (a new config or field), and pydantic's own validation applies.
     pub validator: Py<PyAny>,
@@ -148,34 +149,6 @@ impl Model {
     }
 }
 
-/// A class's type version tag: CPython sets a new one (or 0, "none yet") whenever an attribute
-/// of the class or of one of its bases is set.
-fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
-    // SAFETY: a type object is a PyTypeObject; the tag is a plain field, written only with the
-    // GIL held, which the caller holds.
-    unsafe { (*class.as_ptr().cast::<ffi::PyTypeObject>()).tp_version_tag }
-}
-
-/// The offset of one of `BaseModel`'s `__slots__` in an instance of `class`, checked to be a
-/// plain writable object slot inside the instance.
-fn slot_offset(class: &Bound<'_, PyType>, name: &str) -> PyResult<usize> {
-    let descriptor = class.getattr(name)?;
-    let member_descriptor = std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type);
-    if descriptor.get_type().as_ptr() != member_descriptor.cast() {
-        return Err(Error::BadModel("BaseModel's slots are not member descriptors").into());
-    }
-    // SAFETY: a member_descriptor object is a PyMemberDescrObject with a live PyMemberDef.
-    let member = unsafe { &*(*descriptor.as_ptr().cast::<ffi::PyMemberDescrObject>()).d_member };
-    // SAFETY: a type object's basic size is a plain field.
-    let basic_size = unsafe { (*class.as_ptr().cast::<ffi::PyTypeObject>()).tp_basicsize };
-    let pointer = std::mem::size_of::<*mut ffi::PyObject>() as isize;
-    let inside = member.offset >= pointer && member.offset + pointer <= basic_size;
-    if member.type_code != ffi::Py_T_OBJECT_EX || member.flags & ffi::Py_READONLY != 0 || !inside {
-        return Err(Error::BadModel("BaseModel's slots are not writable object slots").into());
-    }
-    usize::try_from(member.offset).map_err(|_| Error::BadModel("negative slot offset").into())
-}
-
 /// Registers the model classes and the fallbacks; called once, by `iqm_runstatus._model`.
 #[pyfunction]
 pub fn init(
@@ -238,11 +211,14 @@ pub fn init(
         fields_set_template(false, true)?,
         fields_set_template(true, true)?,
     ];
-    let slot_offsets = [
-        slot_offset(&run_status, "__pydantic_fields_set__")?,
-        slot_offset(&run_status, "__pydantic_extra__")?,
-        slot_offset(&run_status, "__pydantic_private__")?,
-    ];
+    let slots = InstanceSlots::of(
+        &run_status,
+        [
+            "__pydantic_fields_set__",
+            "__pydantic_extra__",
+            "__pydantic_private__",
+        ],
+    )?;
     let validator_name = PyString::intern(py, "__pydantic_validator__");
     let validator = run_status.getattr(&validator_name)?.unbind();
     let model = Model {
@@ -252,7 +228,7 @@ pub fn init(
         keys,
         dict_templates,
         fields_set_templates,
-        slot_offsets,
+        slots,
         validator,
         validator_name: validator_name.unbind(),
         checked_at_version: AtomicU32::new(0),

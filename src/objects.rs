@@ -10,6 +10,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
+use crate::cpython;
 use crate::error::{Error, Field};
 use crate::model::Model;
 use crate::parse::Slot;
@@ -38,30 +39,9 @@ pub unsafe fn new_str_known<'py>(
     debug_assert!(!ascii || text.is_ascii());
     if ascii {
         // SAFETY: the caller's guarantee.
-        return unsafe { new_ascii_str(py, text) };
+        return unsafe { cpython::new_ascii_str(py, text) };
     }
     new_non_ascii_str(py, text)
-}
-
-/// A new `str` from ASCII text, copied in directly: an ASCII str keeps one byte per character
-/// right after its header, so CPython's UTF-8 decoder is skipped.
-///
-/// # Safety
-/// `text` must be ASCII.
-unsafe fn new_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) else {
-        return Err(pyo3::exceptions::PyOverflowError::new_err(
-            "string too long",
-        ));
-    };
-    // SAFETY: a new ASCII str of `len` characters has room for `len` bytes at its data
-    // pointer; the result is an owned reference.
-    unsafe {
-        let string = Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_New(len, 0x7f))?;
-        let data = ffi::PyUnicode_DATA(string.as_ptr()).cast::<u8>();
-        std::ptr::copy_nonoverlapping(text.as_ptr(), data, text.len());
-        Ok(string)
-    }
 }
 
 fn new_non_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
@@ -144,16 +124,11 @@ pub fn new_run_status<'py>(
         {
             return Err(PyErr::fetch(py));
         }
-        // The slots of a freshly allocated instance are NULL: each takes a new reference.
-        let base = instance.as_ptr().cast::<u8>();
-        let [fields_set_at, extra_at, private_at] = model.slot_offsets;
-        for (offset, value) in [
-            (fields_set_at, fields_set.into_ptr()),
-            (extra_at, py.None().into_ptr()),
-            (private_at, py.None().into_ptr()),
-        ] {
-            *base.add(offset).cast::<*mut ffi::PyObject>() = value;
-        }
+        // A freshly allocated instance of the class the slots were found on.
+        let none = py.None().into_bound(py);
+        model
+            .slots
+            .fill(&instance, [fields_set.into_any(), none.clone(), none])?;
         Ok(instance)
     }
 }

@@ -19,10 +19,8 @@ from typing import Any, Callable, Optional
 import iqm_runstatus
 import pydantic
 import pytest
-from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
-from iqm.iqm_client.iqm_client import Status as RefStatus
 from iqm_runstatus import RunStatus, Status
-from support import describe_model, describe_value, outcome, ref_from_json
+from support import RefRunStatus, RefStatus, describe_model, describe_value, outcome, ref_from_json
 
 # --------------------------------------------------------------------------------------------
 # Status

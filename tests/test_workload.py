@@ -10,10 +10,10 @@ from pathlib import Path
 from typing import Any, Callable
 
 import pytest
-from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
 from iqm_runstatus import RunStatus
 from iqm_runstatus.__main__ import main
 from iqm_runstatus._workload import THREE_PAYLOADS, generate_payloads, iter_payloads
+from support import RefRunStatus
 
 
 def _outcome(fn: Callable[[bytes], Any], raw: bytes) -> object:

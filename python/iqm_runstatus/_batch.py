@@ -10,8 +10,12 @@ from collections.abc import Iterable, Sequence
 from typing import Optional, Union
 
 from . import _model
-from ._core import StatusBatch
 from ._model import RunStatus
+
+try:
+    from ._core import StatusBatch
+except ImportError as exc:
+    raise _model.native_import_error(exc) from exc
 
 _model.ensure_native()
 # The native class implements the sequence protocol (index, count, in, reversed); registering

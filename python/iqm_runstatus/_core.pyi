@@ -12,6 +12,7 @@ from ._records import TrackerError, Transition
 # The native functions take their arguments by keyword too, under the names of the pure
 # functions they stand in for (`RunStatus.from_dict(inp=...)` works as in the reference).
 __all__ = [
+    "CPYTHON_ROUTE",
     "JobTracker",
     "StatusBatch",
     "StatusBatchIter",
@@ -23,6 +24,10 @@ __all__ = [
 ]
 
 _JsonInput = Union[bytes, bytearray, memoryview, str]
+
+# How the core reaches CPython's internals: "layout" on the versions it knows (3.9 to 3.13),
+# "portable" (public C-API calls only) on any other.
+CPYTHON_ROUTE: str
 
 def init(
     run_status: type[RunStatus],

@@ -10,6 +10,8 @@ from __future__ import annotations
 
 import json
 import os
+import platform
+import sys
 from enum import Enum
 from typing import TYPE_CHECKING, Any, Optional, Union
 
@@ -21,8 +23,30 @@ if TYPE_CHECKING:
 NATIVE: bool = os.environ.get("IQM_RUNSTATUS_PURE", "").strip().lower() not in ("1", "true", "yes")
 """Whether the Rust fast paths are active (``IQM_RUNSTATUS_PURE=1`` turns them off)."""
 
+SUPPORTED_PYTHONS = "CPython 3.9 to 3.13"
+"""The interpreters the package is built and tested for (``requires-python`` says the same)."""
+
+
+def native_import_error(cause: ImportError) -> ImportError:
+    """The error raised when the native module does not load: what failed, and what to do."""
+    running = f"{platform.python_implementation()} {sys.version_info[0]}.{sys.version_info[1]}"
+    return ImportError(
+        f"iqm_runstatus: the native module iqm_runstatus._core could not be loaded ({cause}). "
+        f"The package supports {SUPPORTED_PYTHONS}, and each build runs only on the interpreter "
+        f"it was built for: a wheel or extension copied from another Python version does not "
+        f"load. Reinstall iqm-runstatus with this interpreter ({running}, {sys.executable}), "
+        "or set IQM_RUNSTATUS_PURE=1 to use the pure-Python path (RunStatus and Status work; "
+        "StatusBatch, parse_many and JobTracker need the native module).",
+        name="iqm_runstatus._core",
+    )
+
+
 if NATIVE:
-    from . import _core
+    try:
+        # Not `from . import _core`: for a missing file that reports a circular import.
+        import iqm_runstatus._core as _core
+    except ImportError as exc:
+        raise native_import_error(exc) from exc
 
 
 class Status(str, Enum):

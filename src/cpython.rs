@@ -1,0 +1,543 @@
+//! The one module that reads or writes CPython internals: the layout of `str` objects, member
+//! descriptors and the slots of an instance. The rest of the crate uses PyO3 and the public C
+//! API only, so a new CPython release can break this file and no other.
+//!
+//! Each operation has two routes with the same results:
+//!
+//! - `layout`, built for the CPython versions this file was written and tested against (3.9 to
+//!   3.13, with the GIL, not the stable ABI). It reads and writes the structures directly. Where
+//!   they differ between those versions there is a `cfg` branch, and compile-time checks of the
+//!   sizes it relies on make a build whose layout differs fail to compile instead of running.
+//! - `portable`, built for every other interpreter: public C-API calls only, a little slower.
+//!
+//! [`ROUTE`] tells which one a build has; the tests check that every supported version builds
+//! the layout route, and the unit tests below that the two routes agree.
+
+use std::ffi::CStr;
+
+use pyo3::ffi;
+use pyo3::prelude::*;
+use pyo3::types::{PyString, PyType};
+
+use crate::error::Error;
+
+#[cfg(all(
+    not(Py_3_14),
+    not(Py_LIMITED_API),
+    not(Py_GIL_DISABLED),
+    not(PyPy),
+    not(GraalPy)
+))]
+use layout as route;
+#[cfg(not(all(
+    not(Py_3_14),
+    not(Py_LIMITED_API),
+    not(Py_GIL_DISABLED),
+    not(PyPy),
+    not(GraalPy)
+)))]
+use portable as route;
+
+/// `"layout"` or `"portable"`: the route this build takes (exposed to Python as
+/// `_core.CPYTHON_ROUTE`).
+pub const ROUTE: &str = route::NAME;
+
+/// A new `str` holding `text`.
+///
+/// # Safety
+/// `text` must be ASCII: the layout route copies it in as one byte per character.
+pub unsafe fn new_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+    // SAFETY: the caller's guarantee.
+    unsafe { route::new_ascii_str(py, text) }
+}
+
+/// What a `str` is, compared with a few ASCII names.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum NameMatch {
+    /// Equal to the name at this index.
+    Name(usize),
+    /// Equal to none of them.
+    Other,
+    /// A `str` subclass, or (before 3.12) a legacy string that is not ready: left to the caller.
+    Unusual,
+}
+
+/// Which of `names` the exact `str` `text` equals, without creating any object.
+pub fn match_ascii_name(text: &Bound<'_, PyString>, names: &[&CStr]) -> NameMatch {
+    if !text.is_exact_instance_of::<PyString>() {
+        return NameMatch::Unusual;
+    }
+    route::match_ascii_name(text, names)
+}
+
+/// Where the `__slots__` of a class are written in a new instance: found once, when the model
+/// is registered.
+pub struct InstanceSlots<const N: usize>(route::Slots<N>);
+
+impl<const N: usize> InstanceSlots<N> {
+    /// The slots `names` of `class`, each checked to be a plain writable object slot.
+    pub fn of(class: &Bound<'_, PyType>, names: [&str; N]) -> PyResult<Self> {
+        let mut descriptors = Vec::with_capacity(N);
+        for name in names {
+            let descriptor = class.getattr(name)?;
+            let member_descriptor = std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type);
+            if descriptor.get_type().as_ptr() != member_descriptor.cast() {
+                return Err(Error::BadModel("the model's slots are not member descriptors").into());
+            }
+            descriptors.push((PyString::intern(class.py(), name), descriptor));
+        }
+        let descriptors: [_; N] = descriptors
+            .try_into()
+            .map_err(|_| Error::BadModel("slot count"))?;
+        route::Slots::of(class, descriptors).map(Self)
+    }
+
+    /// Stores `values` in the slots of `instance`, one new reference each.
+    ///
+    /// # Safety
+    /// `instance` must be a new instance of the class the slots were found on (as
+    /// `PyType_GenericAlloc` returns it: every slot still NULL), not yet seen by other code.
+    pub unsafe fn fill(
+        &self,
+        instance: &Bound<'_, PyAny>,
+        values: [Bound<'_, PyAny>; N],
+    ) -> PyResult<()> {
+        // SAFETY: the caller's guarantee.
+        unsafe { self.0.fill(instance, values) }
+    }
+}
+
+/// A class's type version tag, or 0 if it has none or this build cannot read it. CPython
+/// gives a class a new tag (or 0, "none yet") whenever an attribute of it or of one of its
+/// bases is set, so an unchanged non-zero tag means nothing was set since it was read.
+pub fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
+    route::type_version_tag(class)
+}
+
+/// Direct access to the structures of CPython 3.9 to 3.13.
+#[cfg(all(
+    not(Py_3_14),
+    not(Py_LIMITED_API),
+    not(Py_GIL_DISABLED),
+    not(PyPy),
+    not(GraalPy)
+))]
+pub mod layout {
+    use std::ffi::CStr;
+    use std::mem::{offset_of, size_of};
+
+    use pyo3::ffi;
+    use pyo3::prelude::*;
+    use pyo3::types::{PyString, PyType};
+
+    use super::NameMatch;
+    use crate::error::Error;
+
+    pub const NAME: &str = "layout";
+
+    /// A compact ASCII `str` keeps its characters, one byte each, right after its
+    /// `PyASCIIObject` header: six words up to 3.11 (the last is `wstr`), five from 3.12 on.
+    #[cfg(not(Py_3_12))]
+    const ASCII_HEADER_WORDS: usize = 6;
+    #[cfg(Py_3_12)]
+    const ASCII_HEADER_WORDS: usize = 5;
+    const _: () =
+        assert!(size_of::<ffi::PyASCIIObject>() == ASCII_HEADER_WORDS * size_of::<usize>());
+
+    /// CPython's `PyMemberDescrObject` (`Include/cpython/descrobject.h`), unchanged from 3.9 to
+    /// 3.13. Declared here because PyO3 gives `d_member` another type before 3.11.
+    #[repr(C)]
+    struct MemberDescrObject {
+        common: ffi::PyDescrObject,
+        member: *const ffi::PyMemberDef,
+    }
+    const _: () = assert!(
+        offset_of!(MemberDescrObject, member)
+            == size_of::<ffi::PyObject>() + 3 * size_of::<*mut ffi::PyObject>()
+    );
+
+    pub fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
+        // SAFETY: a type object is a PyTypeObject; the tag is a plain field, written only with
+        // the GIL held, which the caller holds.
+        unsafe { (*class.as_ptr().cast::<ffi::PyTypeObject>()).tp_version_tag }
+    }
+
+    /// A new `str` from ASCII text, copied in directly: CPython's UTF-8 decoder is skipped.
+    ///
+    /// # Safety
+    /// `text` must be ASCII.
+    pub unsafe fn new_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) else {
+            return Err(pyo3::exceptions::PyOverflowError::new_err(
+                "string too long",
+            ));
+        };
+        // SAFETY: PyUnicode_New with a maximum character of 0x7f makes a compact ASCII str with
+        // room for `len` bytes (and its NUL, already written) right after the header; the
+        // bytes are ASCII by the caller's guarantee. The result is an owned reference.
+        unsafe {
+            let string = Bound::from_owned_ptr_or_err(py, ffi::PyUnicode_New(len, 0x7f))?;
+            let data = string
+                .as_ptr()
+                .cast::<ffi::PyASCIIObject>()
+                .add(1)
+                .cast::<u8>();
+            std::ptr::copy_nonoverlapping(text.as_ptr(), data, text.len());
+            Ok(string)
+        }
+    }
+
+    /// [`super::match_ascii_name`]: the characters of a compact ASCII `str` are compared in
+    /// place; any other ready `str` holds a non-ASCII character, so it is none of the names.
+    pub fn match_ascii_name(text: &Bound<'_, PyString>, names: &[&CStr]) -> NameMatch {
+        let raw = text.as_ptr();
+        // SAFETY: `raw` is a live exact str (checked by the caller); the flags are read as
+        // PyO3 reads them for this version.
+        if unsafe { ffi::PyUnicode_IS_COMPACT_ASCII(raw) } == 0 {
+            return not_compact_ascii(raw);
+        }
+        // SAFETY: a compact ASCII str holds its length and then, after the header, that many
+        // bytes; the slice does not outlive `text`.
+        let ascii = unsafe {
+            let len = usize::try_from(ffi::PyUnicode_GET_LENGTH(raw)).unwrap_or(0);
+            std::slice::from_raw_parts(raw.cast::<ffi::PyASCIIObject>().add(1).cast::<u8>(), len)
+        };
+        names
+            .iter()
+            .position(|name| name.to_bytes() == ascii)
+            .map_or(NameMatch::Other, NameMatch::Name)
+    }
+
+    /// Up to 3.11 a `str` made through the legacy `Py_UNICODE` API may not be ready yet: its
+    /// flags say nothing, so it is left to the caller.
+    #[cfg(not(Py_3_12))]
+    fn not_compact_ascii(raw: *mut ffi::PyObject) -> NameMatch {
+        // SAFETY: `raw` is a live str; the flag is read as PyO3 reads it for this version.
+        if unsafe { ffi::PyUnicode_IS_READY(raw) } == 0 {
+            NameMatch::Unusual
+        } else {
+            NameMatch::Other
+        }
+    }
+
+    /// From 3.12 on every `str` is ready.
+    #[cfg(Py_3_12)]
+    fn not_compact_ascii(_raw: *mut ffi::PyObject) -> NameMatch {
+        NameMatch::Other
+    }
+
+    /// The byte offsets of the slots in an instance.
+    pub struct Slots<const N: usize>([usize; N]);
+
+    impl<const N: usize> Slots<N> {
+        pub fn of(
+            class: &Bound<'_, PyType>,
+            descriptors: [(Bound<'_, PyString>, Bound<'_, PyAny>); N],
+        ) -> PyResult<Self> {
+            let basic_size: isize = class.getattr("__basicsize__")?.extract()?;
+            let pointer = size_of::<*mut ffi::PyObject>() as isize;
+            let mut offsets = [0usize; N];
+            for (offset, (_, descriptor)) in offsets.iter_mut().zip(&descriptors) {
+                // SAFETY: the caller checked that `descriptor` is a member_descriptor, which is
+                // a `PyMemberDescrObject`; its member definition lives as long as its class,
+                // which the descriptor keeps alive.
+                let member = unsafe { &*(*descriptor.as_ptr().cast::<MemberDescrObject>()).member };
+                let inside = member.offset >= pointer && member.offset + pointer <= basic_size;
+                let unusual_flags = ffi::Py_READONLY | ffi::Py_RELATIVE_OFFSET;
+                if member.type_code != ffi::Py_T_OBJECT_EX
+                    || member.flags & unusual_flags != 0
+                    || !inside
+                {
+                    return Err(
+                        Error::BadModel("the model's slots are not writable object slots").into(),
+                    );
+                }
+                *offset = usize::try_from(member.offset)
+                    .map_err(|_| Error::BadModel("negative slot offset"))?;
+            }
+            Ok(Self(offsets))
+        }
+
+        /// # Safety
+        /// As [`super::InstanceSlots::fill`].
+        pub unsafe fn fill(
+            &self,
+            instance: &Bound<'_, PyAny>,
+            values: [Bound<'_, PyAny>; N],
+        ) -> PyResult<()> {
+            let base = instance.as_ptr().cast::<u8>();
+            for (&offset, value) in self.0.iter().zip(values) {
+                // SAFETY: each offset was checked to be an object slot inside an instance of
+                // the class, and the caller guarantees a new instance of it whose slots are
+                // still NULL: the slot takes over the value's reference, nothing is released.
+                unsafe { *base.add(offset).cast::<*mut ffi::PyObject>() = value.into_ptr() };
+            }
+            Ok(())
+        }
+    }
+}
+
+/// The same operations through the public C API, for interpreters the layout route does not
+/// know.
+pub mod portable {
+    use std::ffi::CStr;
+    use std::os::raw::c_char;
+
+    use pyo3::ffi;
+    use pyo3::prelude::*;
+    use pyo3::types::{PyString, PyType};
+
+    use super::NameMatch;
+
+    pub const NAME: &str = "portable";
+
+    /// No tag is read: every check takes the slow way.
+    pub fn type_version_tag(_class: &Bound<'_, PyType>) -> u32 {
+        0
+    }
+
+    /// A new `str` from UTF-8 text (ASCII included), decoded by CPython.
+    ///
+    /// # Safety
+    /// None beyond the signature; `unsafe` only to match the layout route.
+    pub unsafe fn new_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
+        let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) else {
+            return Err(pyo3::exceptions::PyOverflowError::new_err(
+                "string too long",
+            ));
+        };
+        // SAFETY: the pointer and length describe a live `&str`; the result is an owned
+        // reference or NULL with an exception set.
+        unsafe {
+            Bound::from_owned_ptr_or_err(
+                py,
+                ffi::PyUnicode_FromStringAndSize(text.as_ptr().cast::<c_char>(), len),
+            )
+        }
+    }
+
+    /// [`super::match_ascii_name`] by `PyUnicode_CompareWithASCIIString`, which raises nothing.
+    pub fn match_ascii_name(text: &Bound<'_, PyString>, names: &[&CStr]) -> NameMatch {
+        names
+            .iter()
+            // SAFETY: `text` is a live str and each name a NUL-terminated ASCII string.
+            .position(|name| unsafe {
+                ffi::PyUnicode_CompareWithASCIIString(text.as_ptr(), name.as_ptr()) == 0
+            })
+            .map_or(NameMatch::Other, NameMatch::Name)
+    }
+
+    /// The slots' names: each value is stored through the member descriptor, as
+    /// `object.__setattr__` would store it.
+    pub struct Slots<const N: usize>([Py<PyString>; N]);
+
+    impl<const N: usize> Slots<N> {
+        pub fn of(
+            _class: &Bound<'_, PyType>,
+            descriptors: [(Bound<'_, PyString>, Bound<'_, PyAny>); N],
+        ) -> PyResult<Self> {
+            Ok(Self(descriptors.map(|(name, _)| name.unbind())))
+        }
+
+        /// # Safety
+        /// None beyond the signature; `unsafe` only to match the layout route.
+        pub unsafe fn fill(
+            &self,
+            instance: &Bound<'_, PyAny>,
+            values: [Bound<'_, PyAny>; N],
+        ) -> PyResult<()> {
+            for (name, value) in self.0.iter().zip(values) {
+                // SAFETY: all three are live objects; the call takes its own references.
+                let failed = unsafe {
+                    ffi::PyObject_GenericSetAttr(instance.as_ptr(), name.as_ptr(), value.as_ptr())
+                };
+                if failed != 0 {
+                    return Err(PyErr::fetch(instance.py()));
+                }
+            }
+            Ok(())
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use std::ffi::CStr;
+
+    use pyo3::ffi;
+    use pyo3::prelude::*;
+    use pyo3::types::{PyDict, PyString, PyType};
+
+    use super::{portable, InstanceSlots, NameMatch};
+
+    const NAMES: [&CStr; 3] = [c"status", c"message", c"warnings"];
+
+    fn attached<R>(f: impl for<'py> FnOnce(Python<'py>) -> R) -> R {
+        Python::initialize();
+        Python::attach(f)
+    }
+
+    fn eval<'py>(py: Python<'py>, code: &CStr) -> Bound<'py, PyAny> {
+        py.eval(code, None, None).unwrap()
+    }
+
+    /// What Python itself says about a str: value, length, ASCII, size in memory, hash.
+    fn describe(text: &Bound<'_, PyAny>) -> (String, usize, bool, usize, isize) {
+        let sys = text.py().import("sys").unwrap();
+        (
+            text.extract().unwrap(),
+            text.len().unwrap(),
+            text.call_method0("isascii").unwrap().extract().unwrap(),
+            sys.call_method1("getsizeof", (text,))
+                .unwrap()
+                .extract()
+                .unwrap(),
+            text.hash().unwrap(),
+        )
+    }
+
+    #[test]
+    fn every_supported_version_builds_the_layout_route() {
+        let expected = if cfg!(all(
+            not(Py_3_14),
+            not(Py_LIMITED_API),
+            not(Py_GIL_DISABLED),
+            not(PyPy),
+            not(GraalPy)
+        )) {
+            "layout"
+        } else {
+            "portable"
+        };
+        assert_eq!(super::ROUTE, expected);
+    }
+
+    #[test]
+    fn ascii_strings_are_the_ones_python_makes() {
+        let long = "x".repeat(5000);
+        let texts = ["", "a", "status", "\x00\x7f end", &long];
+        attached(|py| {
+            for text in texts {
+                let python = PyString::new(py, text).into_any();
+                let portable = unsafe { portable::new_ascii_str(py, text) }.unwrap();
+                let routed = unsafe { super::new_ascii_str(py, text) }.unwrap();
+                assert_eq!(describe(&portable), describe(&python));
+                assert_eq!(describe(&routed), describe(&python));
+                assert!(routed.is_exact_instance_of::<PyString>());
+            }
+        });
+    }
+
+    #[test]
+    fn names_match_by_value_on_both_routes() {
+        attached(|py| {
+            let cases = [
+                (c"'status'", NameMatch::Name(0)),
+                (c"'mess' + 'age'", NameMatch::Name(1)),
+                (c"''.join(['warn', 'ings'])", NameMatch::Name(2)),
+                (c"'statuses'", NameMatch::Other),
+                (c"'statu'", NameMatch::Other),
+                (c"''", NameMatch::Other),
+                (c"'st\\u0430tus'", NameMatch::Other),
+                (c"'status\\u00e9'", NameMatch::Other),
+                (c"'\\U0001f600'", NameMatch::Other),
+                (c"'status\\ud800'", NameMatch::Other),
+                (c"'status\\x00'", NameMatch::Other),
+            ];
+            for (code, expected) in cases {
+                let text = eval(py, code);
+                let text = text.cast::<PyString>().unwrap();
+                assert_eq!(super::match_ascii_name(text, &NAMES), expected, "{code:?}");
+                assert_eq!(
+                    portable::match_ascii_name(text, &NAMES),
+                    expected,
+                    "{code:?}"
+                );
+            }
+            let subclass = eval(py, c"type('S', (str,), {})('status')");
+            let subclass = subclass.cast::<PyString>().unwrap();
+            assert_eq!(
+                super::match_ascii_name(subclass, &NAMES),
+                NameMatch::Unusual
+            );
+        });
+    }
+
+    fn slotted_class(py: Python<'_>) -> Bound<'_, PyType> {
+        let namespace = PyDict::new(py);
+        py.run(
+            c"class Slotted:\n    __slots__ = ('a', 'b', 'c')\n",
+            None,
+            Some(&namespace),
+        )
+        .unwrap();
+        namespace
+            .get_item("Slotted")
+            .unwrap()
+            .unwrap()
+            .cast_into::<PyType>()
+            .unwrap()
+    }
+
+    fn new_instance<'py>(class: &Bound<'py, PyType>) -> Bound<'py, PyAny> {
+        unsafe {
+            Bound::from_owned_ptr_or_err(
+                class.py(),
+                ffi::PyType_GenericAlloc(class.as_ptr().cast::<ffi::PyTypeObject>(), 0),
+            )
+        }
+        .unwrap()
+    }
+
+    #[test]
+    fn slots_are_filled_as_setattr_fills_them() {
+        attached(|py| {
+            let class = slotted_class(py);
+            let values = [
+                PyString::new(py, "one").into_any(),
+                py.None().into_bound(py),
+                eval(py, c"[1, 2]"),
+            ];
+            let read = |instance: &Bound<'_, PyAny>| -> Vec<Py<PyAny>> {
+                ["a", "b", "c"]
+                    .map(|name| instance.getattr(name).unwrap().unbind())
+                    .into()
+            };
+            let routed = InstanceSlots::of(&class, ["a", "b", "c"]).unwrap();
+            let instance = new_instance(&class);
+            unsafe { routed.fill(&instance, values.clone()) }.unwrap();
+            let descriptors =
+                ["a", "b", "c"].map(|name| (PyString::new(py, name), class.getattr(name).unwrap()));
+            let portable = portable::Slots::of(&class, descriptors).unwrap();
+            let other = new_instance(&class);
+            unsafe { portable.fill(&other, values.clone()) }.unwrap();
+            for made in [read(&instance), read(&other)] {
+                for (got, value) in made.iter().zip(&values) {
+                    assert!(got.is(value));
+                }
+            }
+            // Each slot holds one reference of its own: dropping the instances leaves the
+            // list with the references it had.
+            let list = values[2].clone();
+            let references = || unsafe { ffi::Py_REFCNT(list.as_ptr()) };
+            let before = references();
+            drop((instance, other));
+            assert_eq!(references(), before - 2);
+        });
+    }
+
+    #[test]
+    fn only_writable_object_slots_are_accepted() {
+        attached(|py| {
+            let class = slotted_class(py);
+            let type_class = py.get_type::<PyType>();
+            // A getset descriptor and a missing name, on either route.
+            assert!(InstanceSlots::of(&type_class, ["__name__"]).is_err());
+            assert!(InstanceSlots::of(&class, ["a", "missing"]).is_err());
+            // A read-only Py_ssize_t member: the layout route reads its definition and refuses
+            // it; the portable route cannot read it, and would fail when storing a value.
+            let basic_size = InstanceSlots::of(&type_class, ["__basicsize__"]);
+            assert_eq!(basic_size.is_err(), super::ROUTE == "layout");
+        });
+    }
+}
