@@ -114,6 +114,35 @@ pub fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
     route::type_version_tag(class)
 }
 
+/// Makes attribute lookups on the classes of `metaclass`, a subclass of pydantic's
+/// `ModelMetaclass` that defines nothing itself, cost what they cost on a plain class.
+///
+/// pydantic's metaclass defines `__getattr__`, so CPython routes every lookup on a model class
+/// (`RunStatus.from_json` included) through its generic hook, which calls
+/// `type.__getattribute__` as a Python-level method. The lookup set here calls it directly and
+/// calls pydantic's `__getattr__` only on a miss, as that hook does. Returns whether it was
+/// set (the portable route leaves the class as it is). Setting `__getattr__` or
+/// `__getattribute__` on the metaclass later puts CPython's own hook back.
+pub fn speed_up_class_lookups(metaclass: &Bound<'_, PyType>) -> PyResult<bool> {
+    let py = metaclass.py();
+    let plain_type = py.get_type::<PyType>();
+    let own = metaclass.getattr("__dict__")?;
+    let defines_lookup = own.contains("__getattr__")? || own.contains("__getattribute__")?;
+    let inherits_type_lookup = metaclass
+        .getattr("__getattribute__")?
+        .is(&plain_type.getattr("__getattribute__")?);
+    let is_plain = metaclass.is(&plain_type);
+    if defines_lookup || !inherits_type_lookup || is_plain || !metaclass.is_subclass(&plain_type)? {
+        return Err(Error::BadModel("not a metaclass that only inherits its lookups").into());
+    }
+    route::speed_up_class_lookups(metaclass, metaclass.getattr("__getattr__")?)
+}
+
+/// Whether [`speed_up_class_lookups`] is in effect for `metaclass`.
+pub fn class_lookups_are_fast(metaclass: &Bound<'_, PyType>) -> bool {
+    route::class_lookups_are_fast(metaclass)
+}
+
 /// Direct access to the structures of CPython 3.9 to 3.13.
 #[cfg(all(
     not(Py_3_14),
@@ -128,6 +157,7 @@ pub mod layout {
 
     use pyo3::ffi;
     use pyo3::prelude::*;
+    use pyo3::sync::PyOnceLock;
     use pyo3::types::{PyString, PyType};
 
     use super::NameMatch;
@@ -155,6 +185,68 @@ pub mod layout {
         offset_of!(MemberDescrObject, member)
             == size_of::<ffi::PyObject>() + 3 * size_of::<*mut ffi::PyObject>()
     );
+
+    /// The `__getattr__` the fast class lookup falls back to (pydantic's).
+    static FALLBACK_GETATTR: PyOnceLock<Py<PyAny>> = PyOnceLock::new();
+
+    pub fn speed_up_class_lookups(
+        metaclass: &Bound<'_, PyType>,
+        getattr: Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        let py = metaclass.py();
+        let fallback = FALLBACK_GETATTR.get_or_init(py, || getattr.clone().unbind());
+        if !fallback.bind(py).is(&getattr) {
+            return Err(Error::BadModel("class lookups already use another __getattr__").into());
+        }
+        let class = metaclass.as_ptr().cast::<ffi::PyTypeObject>();
+        // SAFETY: `metaclass` is a heap type (checked), so its slots are its own; CPython's own
+        // slot updates write `tp_getattro` the same way, then invalidate the caches with
+        // PyType_Modified. The GIL is held.
+        unsafe {
+            if (*class).tp_flags & ffi::Py_TPFLAGS_HEAPTYPE == 0 {
+                return Err(Error::BadModel("the metaclass is not a heap type").into());
+            }
+            (*class).tp_getattro = Some(class_getattro);
+            ffi::PyType_Modified(class);
+        }
+        Ok(true)
+    }
+
+    pub fn class_lookups_are_fast(metaclass: &Bound<'_, PyType>) -> bool {
+        let class = metaclass.as_ptr().cast::<ffi::PyTypeObject>();
+        // SAFETY: a type object is a PyTypeObject; the slot is read with the GIL held.
+        let getattro = unsafe { (*class).tp_getattro };
+        let ours: ffi::getattrofunc = class_getattro;
+        getattro.is_some_and(|getattro| std::ptr::fn_addr_eq(getattro, ours))
+    }
+
+    /// `tp_getattro` of a model class: `type.__getattribute__`, then pydantic's `__getattr__`
+    /// on an `AttributeError`, as CPython's generic hook for a class with `__getattr__` does.
+    unsafe extern "C" fn class_getattro(
+        class: *mut ffi::PyObject,
+        name: *mut ffi::PyObject,
+    ) -> *mut ffi::PyObject {
+        // SAFETY: CPython calls this with the GIL held and two live objects, `class` a type
+        // whose metaclass was sped up; `PyType_Type` is a static type object; the fallback
+        // is called with a vector of two borrowed arguments.
+        unsafe {
+            let type_lookup = (*std::ptr::addr_of!(ffi::PyType_Type)).tp_getattro;
+            let found = match type_lookup {
+                Some(lookup) => lookup(class, name),
+                None => ffi::PyObject_GenericGetAttr(class, name),
+            };
+            if !found.is_null() || ffi::PyErr_ExceptionMatches(ffi::PyExc_AttributeError) == 0 {
+                return found;
+            }
+            let py = Python::assume_attached();
+            let Some(fallback) = FALLBACK_GETATTR.get(py) else {
+                return found;
+            };
+            ffi::PyErr_Clear();
+            let args = [class, name];
+            ffi::PyObject_Vectorcall(fallback.as_ptr(), args.as_ptr(), 2, std::ptr::null_mut())
+        }
+    }
 
     pub fn type_version_tag(class: &Bound<'_, PyType>) -> u32 {
         // SAFETY: a type object is a PyTypeObject; the tag is a plain field, written only with
@@ -290,6 +382,18 @@ pub mod portable {
     use super::NameMatch;
 
     pub const NAME: &str = "portable";
+
+    /// CPython's generic hook stays.
+    pub fn speed_up_class_lookups(
+        _metaclass: &Bound<'_, PyType>,
+        _getattr: Bound<'_, PyAny>,
+    ) -> PyResult<bool> {
+        Ok(false)
+    }
+
+    pub fn class_lookups_are_fast(_metaclass: &Bound<'_, PyType>) -> bool {
+        false
+    }
 
     /// No tag is read: every check takes the slow way.
     pub fn type_version_tag(_class: &Bound<'_, PyType>) -> u32 {

@@ -25,7 +25,7 @@ mod _core {
     #[pymodule_export]
     use crate::batch::{StatusBatch, StatusBatchIter};
     #[pymodule_export]
-    use crate::model::init;
+    use crate::model::{class_lookups_are_fast, init, speed_up_class_lookups};
     #[pymodule_export]
     use crate::tracker::JobTracker;
 

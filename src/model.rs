@@ -8,7 +8,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PySet, PyString, PyType};
 
-use crate::cpython::{type_version_tag, InstanceSlots};
+use crate::cpython::{self, type_version_tag, InstanceSlots};
 use crate::error::{Error, Field};
 use crate::status::StatusCode;
 
@@ -147,6 +147,19 @@ impl Model {
             .into_iter()
             .find(|&code| self.member(code).as_ptr() == value.as_ptr())
     }
+}
+
+/// Makes attribute lookups on the model class as cheap as on a plain class; see
+/// [`cpython::speed_up_class_lookups`]. Returns whether this build could.
+#[pyfunction]
+pub fn speed_up_class_lookups(metaclass: &Bound<'_, PyType>) -> PyResult<bool> {
+    cpython::speed_up_class_lookups(metaclass)
+}
+
+/// Whether `speed_up_class_lookups` is in effect for `metaclass`.
+#[pyfunction]
+pub fn class_lookups_are_fast(metaclass: &Bound<'_, PyType>) -> bool {
+    cpython::class_lookups_are_fast(metaclass)
 }
 
 /// Registers the model classes and the fallbacks; called once, by `iqm_runstatus._model`.

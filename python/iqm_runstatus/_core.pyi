@@ -16,9 +16,11 @@ __all__ = [
     "JobTracker",
     "StatusBatch",
     "StatusBatchIter",
+    "class_lookups_are_fast",
     "from_dict",
     "from_json",
     "init",
+    "speed_up_class_lookups",
     "validate_json",
     "validate_python",
 ]
@@ -37,6 +39,8 @@ def init(
     pydantic_validate_python: Callable[[Any], RunStatus],
     pydantic_validate_json: Callable[[Any], RunStatus],
 ) -> None: ...
+def speed_up_class_lookups(metaclass: type) -> bool: ...
+def class_lookups_are_fast(metaclass: type) -> bool: ...
 def from_json(raw: _JsonInput) -> RunStatus: ...
 def from_dict(inp: dict[str, Union[str, dict[str, Any]]]) -> RunStatus: ...
 def validate_json(json_data: Union[str, bytes, bytearray]) -> RunStatus: ...

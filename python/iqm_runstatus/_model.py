@@ -16,6 +16,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any, Optional, Union
 
 from pydantic import BaseModel, Field
+from pydantic._internal._model_construction import ModelMetaclass
 
 if TYPE_CHECKING:
     from typing_extensions import Self
@@ -108,7 +109,18 @@ _from_dict = _core.from_dict if NATIVE else pure_from_dict
 _from_json = _core.from_json if NATIVE else pure_from_json
 
 
-class RunStatus(BaseModel):
+class _ModelMetaclass(ModelMetaclass):
+    """pydantic's metaclass, made a class of its own so the native core can speed up attribute
+    lookups on `RunStatus` without touching other models.
+
+    pydantic's metaclass defines ``__getattr__``, so CPython looks up every attribute of a
+    model class (``RunStatus.from_json`` included) through a slow generic hook; the core gives
+    this metaclass a lookup that does the same (``type.__getattribute__``, then pydantic's
+    ``__getattr__`` on a miss) at the cost of a plain class's.
+    """
+
+
+class RunStatus(BaseModel, metaclass=_ModelMetaclass):
     """Status of a circuit execution job."""
 
     status: Status = Field(...)
@@ -171,3 +183,4 @@ def ensure_native() -> None:
 _registered = False
 if NATIVE:
     ensure_native()
+    _core.speed_up_class_lookups(_ModelMetaclass)
