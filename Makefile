@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 RUST_SOURCES := $(wildcard src/*.rs) Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help venv build build-debug run test test-rust test-py bench bench-report lint fmt clean fuzz fuzz-smoke fuzz-tools
+.PHONY: help venv build build-debug run test test-rust test-py bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -68,8 +68,18 @@ bench-report: build ## run the benchmarks and chart them into benches/report (PN
 		--benchmark-columns=median,ops --benchmark-json=$(BENCH_REPORT)/benchmarks.json
 	$(PY) -m benches.report $(BENCH_REPORT)/benchmarks.json $(BENCH_REPORT)
 
+# The crate as it compiles for the next CPython, which src/cpython.rs does not know: PyO3 is
+# configured from a file, no interpreter needed. It must take the portable route and compile.
+NEXT_PYTHON := 3.14
+check-next-python:
+	mkdir -p target/next-python
+	printf 'implementation=CPython\nversion=$(NEXT_PYTHON)\nshared=true\nabi3=false\nlib_name=python$(NEXT_PYTHON)\npointer_width=64\n' \
+		> target/next-python/pyo3-config.txt
+	PYO3_CONFIG_FILE=$(abspath target/next-python/pyo3-config.txt) CARGO_TARGET_DIR=target/next-python \
+		cargo clippy --quiet -- -D warnings
+
 # stubtest compares the stub with the built module, hence the build.
-lint: $(VENV)/.built-release ## cargo fmt/clippy, ruff, mypy, user-code typing and stubtest
+lint: $(VENV)/.built-release check-next-python ## cargo fmt/clippy (also for the next CPython), ruff, mypy, user-code typing and stubtest
 	cargo fmt --check
 	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --all-targets --quiet -- -D warnings
 	$(VENV)/bin/ruff check python tests benches
