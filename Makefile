@@ -8,7 +8,7 @@ PIP := $(PY) -m pip
 RUST_SOURCES := $(wildcard src/*.rs) Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help venv build run test test-rust test-py test-debug bench bench-report lint fmt clean fuzz fuzz-smoke fuzz-tools
+.PHONY: help venv build run test test-rust test-py test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -78,8 +78,18 @@ bench-report: build ## run the benchmarks and chart them into benches/report (PN
 		--benchmark-columns=median,ops --benchmark-json=$(BENCH_REPORT)/benchmarks.json
 	$(PY) -m benches.report $(BENCH_REPORT)/benchmarks.json $(BENCH_REPORT)
 
+# The crate as it compiles for the next CPython, which src/cpython.rs does not know: PyO3 is
+# configured from a file, no interpreter needed. It must take the portable route and compile.
+NEXT_PYTHON := 3.14
+check-next-python:
+	mkdir -p target/next-python
+	printf 'implementation=CPython\nversion=$(NEXT_PYTHON)\nshared=true\nabi3=false\nlib_name=python$(NEXT_PYTHON)\npointer_width=64\n' \
+		> target/next-python/pyo3-config.txt
+	PYO3_CONFIG_FILE=$(abspath target/next-python/pyo3-config.txt) CARGO_TARGET_DIR=target/next-python \
+		cargo clippy --quiet -- -D warnings
+
 # stubtest compares the stub with the built module, hence the build.
-lint: $(VENV)/.built-release ## cargo fmt/clippy, ruff, mypy, user-code typing and stubtest
+lint: $(VENV)/.built-release check-next-python ## cargo fmt/clippy (also for the next CPython), ruff, mypy, user-code typing and stubtest
 	cargo fmt --check
 	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --all-targets --quiet -- -D warnings
 	$(VENV)/bin/ruff check python tests benches
@@ -93,6 +103,105 @@ fmt: $(VENV)/.installed ## format Rust and Python sources
 	$(VENV)/bin/ruff format python tests benches
 	$(VENV)/bin/ruff check --fix python tests benches
 
+# ---------------------------------------------------------------------------------------------
+# Every supported Python: release wheels, and the tests run against each installed wheel.
+
+# The supported CPython versions: requires-python, the classifiers and the README say the same.
+PYTHONS ?= 3.9 3.10 3.11 3.12 3.13
+# Where the wheels and the sdist go, and the fresh virtualenvs the installed wheels are tested in.
+DIST := dist
+PYTHONS_VENVS := build/pythons
+# pyenv's install of Python X.Y if there is one, else pythonX.Y on PATH; checked to run and to be
+# that version. Fails with the way to get it otherwise.
+FIND_PYTHON = find_python() { \
+	for candidate in "$$(pyenv prefix $$1 2>/dev/null)/bin/python$$1" "$$(command -v python$$1)"; do \
+		if "$$candidate" -c "import sys; sys.exit(sys.version_info[:2] != tuple(map(int, '$$1'.split('.'))))" \
+			>/dev/null 2>&1; then echo "$$candidate"; return 0; fi; \
+	done; \
+	echo "Python $$1 not found: install it (pyenv install $$1) or put python$$1 on PATH" >&2; return 1; \
+}
+
+$(VENV)/.wheel-tools: $(VENV)/.installed requirements-wheels.txt
+	$(PIP) install --quiet -r requirements-wheels.txt
+	touch $@
+
+# maturin runs zig as `python -m ziglang`, so the tools' virtualenv comes first on PATH. The
+# wheels have their own cargo target directory, so that they and `make build` don't rebuild
+# each other's artefacts.
+$(DIST)/.built: $(VENV)/.wheel-tools $(RUST_SOURCES) Cargo.lock build.rs $(PY_SOURCES) \
+		python/iqm_runstatus/_core.pyi pyproject.toml README.md
+	@$(FIND_PYTHON); for version in $(PYTHONS); do find_python $$version >/dev/null || exit 1; done
+	rm -rf $(DIST)
+	@$(FIND_PYTHON); set -e; for version in $(PYTHONS); do \
+		python=$$(find_python $$version); \
+		echo "wheel for $$python"; \
+		PATH=$(abspath $(VENV))/bin:$$PATH CARGO_TARGET_DIR=target/wheels \
+			$(VENV)/bin/maturin build --quiet --release --zig --compatibility manylinux2014 \
+			--interpreter $$python --out $(DIST); \
+	done
+	$(VENV)/bin/maturin sdist --out $(DIST)
+	@set -e; for wheel in $(DIST)/*.whl; do \
+		report=$$($(VENV)/bin/auditwheel show $$wheel | tr -s ' \n' ' '); echo "$$report"; \
+		case "$$report" in \
+			*'consistent with the following platform tag: "manylinux_2_17_x86_64"'*) ;; \
+			*) echo "$$wheel: auditwheel does not find it manylinux2014" >&2; exit 1;; \
+		esac; \
+	done
+	touch $@
+
+wheels: $(DIST)/.built ## release wheels (manylinux2014) for each supported Python, and the sdist, into dist/
+
+# An interpreter just below the range, for the check that pip refuses it (skipped if absent).
+UNSUPPORTED_PYTHONS ?= 3.8
+# What the package built from the sdist must do: the fast route, a parse, a batch.
+export SDIST_CHECK := import iqm_runstatus, iqm_runstatus._core as core; \
+	assert core.CPYTHON_ROUTE == "layout", core.CPYTHON_ROUTE; \
+	status = iqm_runstatus.RunStatus.from_json(b'{"status": "failed", "message": "m"}'); \
+	assert status.message == "m" and status.status is iqm_runstatus.Status.FAILED; \
+	assert iqm_runstatus.StatusBatch.from_ndjson(b'{"status": "ready"}\n').counts()[iqm_runstatus.Status.READY] == 1; \
+	print("sdist build works:", core.__file__)
+# Per interpreter: a fresh virtualenv with that interpreter's wheel and the test requirements,
+# then the suite without the slow leak and hostile suites (3.11's `make test` runs those). Where
+# iqm-client 17.2 does not install (3.12 on) the tests compare with the pure path, and its
+# client tests are left out. conftest.py checks that the package under test is the installed
+# wheel, not the sources.
+PYTHONS_PYTEST := -q -p no:cacheprovider --ignore=tests/test_leaks.py \
+	--ignore=tests/test_hostile.py --ignore=tests/test_hostile_batch.py
+test-pythons: wheels ## test the installed wheel of each supported Python in a fresh virtualenv
+	@$(FIND_PYTHON); set -e; for version in $(PYTHONS); do \
+		python=$$(find_python $$version); \
+		venv=$(PYTHONS_VENVS)/$$version; \
+		tag=cp$$(echo $$version | tr -d .); \
+		echo "=== Python $$version ($$python): $(DIST)/*-$$tag-*.whl"; \
+		rm -rf $$venv; $$python -m venv $$venv; \
+		$$venv/bin/python -m pip install --quiet --disable-pip-version-check \
+			$(DIST)/*-$$tag-$$tag-*.whl -r requirements-test.txt; \
+		oracle=$$($$venv/bin/python -c \
+			"import sys; print('reference' if sys.version_info < (3, 12) else 'pure')"); \
+		skip=; if [ $$oracle = pure ]; then \
+			skip="--ignore=tests/test_patch.py --ignore=tests/test_iqm_client_e2e.py"; fi; \
+		IQM_RUNSTATUS_ORACLE=$$oracle IQM_RUNSTATUS_INSTALLED=1 IQM_RUNSTATUS_DIST=$(abspath $(DIST)) \
+			$$venv/bin/python -m pytest $(PYTHONS_PYTEST) $$skip tests; \
+	done
+	@# The sdist builds with plain pip (compiling the core) on the newest supported Python.
+	@$(FIND_PYTHON); set -e; version=$(lastword $(PYTHONS)); venv=$(PYTHONS_VENVS)/sdist; \
+		echo "=== the sdist with Python $$version"; \
+		rm -rf $$venv; $$(find_python $$version) -m venv $$venv; \
+		$$venv/bin/python -m pip install --quiet --disable-pip-version-check $(DIST)/*.tar.gz; \
+		cd $(PYTHONS_VENVS) && sdist/bin/python -c "$$SDIST_CHECK"
+	@# An unsupported interpreter is refused by pip, naming the supported range.
+	@$(FIND_PYTHON); for version in $(UNSUPPORTED_PYTHONS); do \
+		python=$$(find_python $$version 2>/dev/null) || { echo "(Python $$version not here)"; continue; }; \
+		venv=$(PYTHONS_VENVS)/unsupported-$$version; rm -rf $$venv; $$python -m venv $$venv; \
+		log=$$($$venv/bin/python -m pip install --disable-pip-version-check $(DIST)/*.tar.gz 2>&1); \
+		case "$$log" in \
+			*"requires a different Python: "*"not in '<3.14,>=3.9'"*) \
+				echo "=== Python $$version refused: $$(echo "$$log" | tail -1)";; \
+			*) echo "$$log"; echo "Python $$version was not refused with the supported range" >&2; \
+				exit 1;; \
+		esac; \
+	done
+
 clean: ## remove build products and the virtualenv
 	cargo clean
-	rm -rf $(VENV) $(DEBUG_VENV) .pytest_cache .hypothesis .benchmarks
+	rm -rf $(VENV) $(DEBUG_VENV) .pytest_cache .hypothesis .benchmarks $(DIST) build

@@ -42,6 +42,24 @@ use portable as route;
 /// `_core.CPYTHON_ROUTE`).
 pub const ROUTE: &str = route::NAME;
 
+/// The `major.minor` version of the Python this module was compiled for.
+pub const BUILT_FOR: &str = env!("IQM_RUNSTATUS_BUILT_FOR");
+
+/// Refuses, with an `ImportError`, an interpreter other than the one the module was compiled
+/// for. CPython picks an extension by its file name alone, so a build copied under another
+/// version's name would load, and the layout route would then read structures laid out for
+/// another version.
+pub fn check_interpreter(py: Python<'_>) -> PyResult<()> {
+    let version = py.version_info();
+    let running = format!("{}.{}", version.major, version.minor);
+    if running != BUILT_FOR {
+        return Err(pyo3::exceptions::PyImportError::new_err(format!(
+            "iqm_runstatus._core was built for Python {BUILT_FOR} and cannot run on Python {running}"
+        )));
+    }
+    Ok(())
+}
+
 /// A new `str` holding `text`.
 ///
 /// # Safety
@@ -514,6 +532,11 @@ mod tests {
             "portable"
         };
         assert_eq!(super::ROUTE, expected);
+    }
+
+    #[test]
+    fn the_interpreter_is_the_one_built_for() {
+        attached(|py| super::check_interpreter(py).unwrap());
     }
 
     #[test]

@@ -31,6 +31,7 @@ mod _core {
 
     #[pymodule_init]
     fn add_entry_points(module: &Bound<'_, PyModule>) -> PyResult<()> {
+        crate::cpython::check_interpreter(module.py())?;
         module.add("CPYTHON_ROUTE", crate::cpython::ROUTE)?;
         crate::fastcall::add_functions(module)
     }

@@ -4,8 +4,11 @@ helpers and strategies are in ``support.py``."""
 from __future__ import annotations
 
 import os
+import sys
+from pathlib import Path
 from typing import Any
 
+import pytest
 from hypothesis import HealthCheck, settings
 
 settings.register_profile(
@@ -23,3 +26,19 @@ def pytest_configure(config: Any) -> None:
         "markers",
         "slow: the heaviest tests (leak loops, 100 MB inputs); deselect with -m 'not slow'",
     )
+    if os.environ.get("IQM_RUNSTATUS_INSTALLED"):
+        check_installed_package()
+
+
+def check_installed_package() -> None:
+    """With IQM_RUNSTATUS_INSTALLED set (``make test-pythons``), the package under test must be
+    the one installed in this interpreter's environment, native module included, not a
+    source tree."""
+    import iqm_runstatus
+    import iqm_runstatus._core
+
+    prefix = Path(sys.prefix).resolve()
+    for module in (iqm_runstatus, iqm_runstatus._core):
+        location = Path(module.__file__ or "").resolve()
+        if prefix not in location.parents:
+            raise pytest.UsageError(f"{module.__name__} is {location}, not installed in {prefix}")

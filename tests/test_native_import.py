@@ -12,6 +12,7 @@ import json
 import os
 import shutil
 import sys
+import zipfile
 from pathlib import Path
 from typing import Any
 
@@ -105,6 +106,39 @@ def test_a_damaged_extension_is_an_import_error(tmp_path: Path) -> None:
     core.write_bytes(b"\x7fELF not really" + bytes(64))
     report = run_on(site)
     assert_clear_import_error(report)
+    assert report["modules_left"] == []
+
+
+def foreign_wheels() -> list[Path]:
+    """The wheels for other Python versions in IQM_RUNSTATUS_DIST (``make test-pythons`` sets it
+    to dist/, which holds one for each supported version)."""
+    dist = os.environ.get("IQM_RUNSTATUS_DIST")
+    if not dist:
+        return []
+    this = f"-cp{sys.version_info[0]}{sys.version_info[1]}-"
+    return sorted(wheel for wheel in Path(dist).glob("*.whl") if this not in wheel.name)
+
+
+@pytest.mark.skipif(not foreign_wheels(), reason="needs IQM_RUNSTATUS_DIST with other wheels")
+@pytest.mark.parametrize("wheel", foreign_wheels(), ids=lambda wheel: wheel.name.split("-")[2])
+def test_a_build_for_another_python_under_this_name_is_refused(tmp_path: Path, wheel: Path) -> None:
+    """Another version's extension renamed to load here would read another version's
+    structures: the loader refuses it (a symbol this version lacks), or it refuses to start,
+    naming both versions. Either way the clear ImportError, and no half-imported package."""
+    site, core = package_copy(tmp_path)
+    with zipfile.ZipFile(wheel) as archive:
+        (member,) = [
+            name
+            for name in archive.namelist()
+            if name.startswith("iqm_runstatus/_core.") and not name.endswith(".pyi")
+        ]
+        core.write_bytes(archive.read(member))
+    report = run_on(site)
+    assert_clear_import_error(report)
+    running = f"{sys.version_info[0]}.{sys.version_info[1]}"
+    built_for = wheel.name.split("-")[2].replace("cp3", "3.")
+    refused = f"was built for Python {built_for} and cannot run on Python {running}"
+    assert refused in report["message"] or "undefined symbol" in report["message"], report
     assert report["modules_left"] == []
 
 
