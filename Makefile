@@ -3,25 +3,44 @@
 SHELL := /bin/bash
 
 VENV ?= .venv
+# The interpreter the virtualenv is made from: `make test PYTHON=python3.10`, say. The
+# virtualenv's stamp names its version, so another version makes the virtualenv anew.
+PYTHON ?= python3
+PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+SUPPORTED_PYTHONS := 3.9 3.10 3.11 3.12 3.13
+# iqm-client 17.2, the reference every test compares with, installs on these only.
+REFERENCE_PYTHONS := 3.9 3.10 3.11
+INSTALLED := $(VENV)/.installed-$(PYTHON_VERSION)
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
 RUST_SOURCES := $(wildcard src/*.rs) Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help venv build run test test-rust test-py test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
+.PHONY: help check-python check-reference-python venv build run test test-rust test-py test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
 
-$(VENV)/.installed: requirements-dev.txt requirements-test.txt
-	python3 -m venv $(VENV)
+check-python:
+	@test -n "$(PYTHON_VERSION)" || { echo "PYTHON=$(PYTHON) does not run: name a CPython 3.9 to 3.13" >&2; exit 1; }
+	@case " $(SUPPORTED_PYTHONS) " in *" $(PYTHON_VERSION) "*) ;; *) \
+		echo "PYTHON=$(PYTHON) is Python $(PYTHON_VERSION); iqm_runstatus supports CPython 3.9 to 3.13" >&2; exit 1;; esac
+
+# `make test` compares with the reference; `make test-pythons` tests 3.12 and 3.13 without it.
+check-reference-python: check-python
+	@case " $(REFERENCE_PYTHONS) " in *" $(PYTHON_VERSION) "*) ;; *) \
+		echo "PYTHON=$(PYTHON) is Python $(PYTHON_VERSION), where iqm-client 17.2 (the reference the tests compare with) does not install: make test needs CPython 3.9 to 3.11; make test-pythons tests 3.12 and 3.13 against the pure path" >&2; exit 1;; esac
+
+$(INSTALLED): requirements-dev.txt requirements-test.txt | check-python
+	rm -rf $(VENV)
+	$(PYTHON) -m venv $(VENV)
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@
 
-venv: $(VENV)/.installed ## create the virtualenv with the build, test and bench tools
+venv: $(INSTALLED) ## create the virtualenv with the build, test and bench tools
 
-$(VENV)/.built-release: $(VENV)/.installed $(RUST_SOURCES) $(PY_SOURCES) pyproject.toml build.rs
+$(VENV)/.built-release: $(INSTALLED) $(RUST_SOURCES) $(PY_SOURCES) pyproject.toml build.rs
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
 	touch $@
 
@@ -30,12 +49,12 @@ build: $(VENV)/.built-release ## build the release extension into the virtualenv
 run: build ## build, then compare the Rust path with the pure-Python path on a generated workload
 	$(PY) -m iqm_runstatus bench
 
-test: build test-rust test-py ## build, then run every test (cargo test and pytest)
+test: check-reference-python build test-rust test-py ## build, then run every test (cargo test and pytest)
 
-test-rust: $(VENV)/.installed ## run the Rust unit tests
+test-rust: $(INSTALLED) ## run the Rust unit tests
 	PYO3_PYTHON=$(abspath $(PY)) cargo test --quiet
 
-test-py: build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
+test-py: check-reference-python build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
 	$(PY) -m pytest -q --benchmark-disable
 
 # The same suite against an extension built with debug assertions and overflow checks, under
@@ -56,12 +75,12 @@ FUZZ_ENV := RUSTC_BOOTSTRAP=1 PYO3_PYTHON=$(abspath $(PY))
 fuzz-tools:
 	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
-fuzz: $(VENV)/.installed fuzz-tools ## run each cargo-fuzz target for 10 minutes (not part of test)
+fuzz: $(INSTALLED) fuzz-tools ## run each cargo-fuzz target for 10 minutes (not part of test)
 	cd fuzz && for target in $(FUZZ_TARGETS); do \
 		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=600 -print_final_stats=1 || exit 1; \
 	done
 
-fuzz-smoke: $(VENV)/.installed fuzz-tools ## run each cargo-fuzz target for 60 seconds
+fuzz-smoke: $(INSTALLED) fuzz-tools ## run each cargo-fuzz target for 60 seconds
 	cd fuzz && for target in $(FUZZ_TARGETS); do \
 		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=60 -print_final_stats=1 || exit 1; \
 	done
@@ -98,7 +117,7 @@ lint: $(VENV)/.built-release check-next-python ## cargo fmt/clippy (also for the
 	$(VENV)/bin/mypy --strict tests/typing
 	cd python && ../$(PY) -m mypy.stubtest --mypy-config-file ../pyproject.toml iqm_runstatus._core
 
-fmt: $(VENV)/.installed ## format Rust and Python sources
+fmt: $(INSTALLED) ## format Rust and Python sources
 	cargo fmt
 	$(VENV)/bin/ruff format python tests benches
 	$(VENV)/bin/ruff check --fix python tests benches
@@ -121,7 +140,7 @@ FIND_PYTHON = find_python() { \
 	echo "Python $$1 not found: install it (pyenv install $$1) or put python$$1 on PATH" >&2; return 1; \
 }
 
-$(VENV)/.wheel-tools: $(VENV)/.installed requirements-wheels.txt
+$(VENV)/.wheel-tools: $(INSTALLED) requirements-wheels.txt
 	$(PIP) install --quiet -r requirements-wheels.txt
 	touch $@
 
