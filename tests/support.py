@@ -1051,3 +1051,17 @@ def run_reporting_script(
     report: dict[str, Any] = json.loads(result.stdout)
     print(report)
     return report
+
+
+ON_COLLECT = """
+class OnCollect:
+    # An object in a cycle, freed only by the collector, whose finalizer runs `action`: the
+    # finalizer then runs inside whichever allocation triggers the next collection.
+    def __init__(self, action):
+        self.action = action
+        self.cycle = self
+    def __del__(self):
+        self.action()
+"""
+"""Source of the finalizer the hostile-caller scripts arm, for the scripts run in a fresh
+interpreter."""

@@ -15,6 +15,8 @@ import os
 import subprocess
 import sys
 
+from support import ON_COLLECT
+
 SCRIPT = r"""
 import copy, faulthandler, gc, json, os, sys
 faulthandler.enable()
@@ -43,13 +45,7 @@ def outcome(fn, arg):
     result = settle(fn, arg)
     return state(result[1]) if result[0] == "ok" else result
 
-class OnCollect:
-    def __init__(self, action):
-        self.action = action
-        self.cycle = self
-    def __del__(self):
-        self.action()
-
+# the OnCollect class of support.py
 def pure_json(raw):
     return pure_from_json(bytes(raw) if isinstance(raw, (bytearray, memoryview)) else raw)
 
@@ -205,6 +201,9 @@ def fuzz(data):
 fuzz()
 print(json.dumps({"examples": EXAMPLES}))
 """
+
+
+SCRIPT = SCRIPT.replace("# the OnCollect class of support.py\n", ON_COLLECT)
 
 
 def test_every_entry_point_with_a_finalizer_armed() -> None:

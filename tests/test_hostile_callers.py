@@ -18,7 +18,7 @@ import textwrap
 from typing import Any, Optional
 
 import pytest
-from support import run_reporting_script
+from support import ON_COLLECT, run_reporting_script
 
 # Shared by the scripts: a finalizer that runs `action` once it is collected, and a check that
 # a str's characters agree with its ASCII flag (a str wrongly flagged ASCII reads bytes >= 128).
@@ -26,13 +26,9 @@ PRELUDE = """
 import gc, json, sys
 from iqm_runstatus import RunStatus, StatusBatch, JobTracker, parse_many
 from iqm_runstatus import pure_from_dict, pure_from_json
-
-class OnCollect:
-    def __init__(self, action):
-        self.action = action
-        self.cycle = self
-    def __del__(self):
-        self.action()
+"""
+PRELUDE += ON_COLLECT
+PRELUDE += """
 
 counted = []
 
