@@ -129,6 +129,8 @@ fmt: $(INSTALLED) ## format Rust and Python sources
 PYTHONS ?= 3.9 3.10 3.11 3.12 3.13
 # Where the wheels and the sdist go, and the fresh virtualenvs the installed wheels are tested in.
 DIST := dist
+# Names the versions built, so that another PYTHONS builds again.
+WHEELS_BUILT := $(DIST)/.built-$(subst $(eval) ,-,$(strip $(PYTHONS)))
 PYTHONS_VENVS := build/pythons
 # pyenv's install of Python X.Y if there is one, else pythonX.Y on PATH; checked to run and to be
 # that version. Fails with the way to get it otherwise.
@@ -147,7 +149,7 @@ $(VENV)/.wheel-tools: $(INSTALLED) requirements-wheels.txt
 # maturin runs zig as `python -m ziglang`, so the tools' virtualenv comes first on PATH. The
 # wheels have their own cargo target directory, so that they and `make build` don't rebuild
 # each other's artefacts.
-$(DIST)/.built: $(VENV)/.wheel-tools $(RUST_SOURCES) Cargo.lock build.rs $(PY_SOURCES) \
+$(WHEELS_BUILT): $(VENV)/.wheel-tools $(RUST_SOURCES) Cargo.lock build.rs $(PY_SOURCES) \
 		python/iqm_runstatus/_core.pyi pyproject.toml README.md
 	@$(FIND_PYTHON); for version in $(PYTHONS); do find_python $$version >/dev/null || exit 1; done
 	rm -rf $(DIST)
@@ -168,7 +170,7 @@ $(DIST)/.built: $(VENV)/.wheel-tools $(RUST_SOURCES) Cargo.lock build.rs $(PY_SO
 	done
 	touch $@
 
-wheels: $(DIST)/.built ## release wheels (manylinux2014) for each supported Python, and the sdist, into dist/
+wheels: $(WHEELS_BUILT) ## release wheels (manylinux2014) for each supported Python, and the sdist, into dist/
 
 # An interpreter just below the range, for the check that pip refuses it (skipped if absent).
 UNSUPPORTED_PYTHONS ?= 3.8

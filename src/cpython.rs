@@ -95,19 +95,7 @@ pub struct InstanceSlots<const N: usize>(route::Slots<N>);
 impl<const N: usize> InstanceSlots<N> {
     /// The slots `names` of `class`, each checked to be a plain writable object slot.
     pub fn of(class: &Bound<'_, PyType>, names: [&str; N]) -> PyResult<Self> {
-        let mut descriptors = Vec::with_capacity(N);
-        for name in names {
-            let descriptor = class.getattr(name)?;
-            let member_descriptor = std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type);
-            if descriptor.get_type().as_ptr() != member_descriptor.cast() {
-                return Err(Error::BadModel("the model's slots are not member descriptors").into());
-            }
-            descriptors.push((PyString::intern(class.py(), name), descriptor));
-        }
-        let descriptors: [_; N] = descriptors
-            .try_into()
-            .map_err(|_| Error::BadModel("slot count"))?;
-        route::Slots::of(class, descriptors).map(Self)
+        route::Slots::of(class, names).map(Self)
     }
 
     /// Stores `values` in the slots of `instance`, one new reference each.
@@ -159,6 +147,16 @@ pub fn speed_up_class_lookups(metaclass: &Bound<'_, PyType>) -> PyResult<bool> {
 /// Whether [`speed_up_class_lookups`] is in effect for `metaclass`.
 pub fn class_lookups_are_fast(metaclass: &Bound<'_, PyType>) -> bool {
     route::class_lookups_are_fast(metaclass)
+}
+
+/// The attribute `name` of `class`, checked to be a member descriptor (what `__slots__` makes).
+fn member_descriptor<'py>(class: &Bound<'py, PyType>, name: &str) -> PyResult<Bound<'py, PyAny>> {
+    let descriptor = class.getattr(name)?;
+    let member_descriptor = std::ptr::addr_of_mut!(ffi::PyMemberDescr_Type);
+    if descriptor.get_type().as_ptr() != member_descriptor.cast() {
+        return Err(Error::BadModel("the model's slots are not member descriptors").into());
+    }
+    Ok(descriptor)
 }
 
 /// Direct access to the structures of CPython 3.9 to 3.13.
@@ -340,17 +338,14 @@ pub mod layout {
     pub struct Slots<const N: usize>([usize; N]);
 
     impl<const N: usize> Slots<N> {
-        pub fn of(
-            class: &Bound<'_, PyType>,
-            descriptors: [(Bound<'_, PyString>, Bound<'_, PyAny>); N],
-        ) -> PyResult<Self> {
+        pub fn of(class: &Bound<'_, PyType>, names: [&str; N]) -> PyResult<Self> {
             let basic_size: isize = class.getattr("__basicsize__")?.extract()?;
             let pointer = size_of::<*mut ffi::PyObject>() as isize;
             let mut offsets = [0usize; N];
-            for (offset, (_, descriptor)) in offsets.iter_mut().zip(&descriptors) {
-                // SAFETY: the caller checked that `descriptor` is a member_descriptor, which is
-                // a `PyMemberDescrObject`; its member definition lives as long as its class,
-                // which the descriptor keeps alive.
+            for (offset, name) in offsets.iter_mut().zip(names) {
+                let descriptor = super::member_descriptor(class, name)?;
+                // SAFETY: a member_descriptor is a `PyMemberDescrObject`; its member definition
+                // lives as long as its class, which the descriptor keeps alive.
                 let member = unsafe { &*(*descriptor.as_ptr().cast::<MemberDescrObject>()).member };
                 let inside = member.offset >= pointer && member.offset + pointer <= basic_size;
                 let unusual_flags = ffi::Py_READONLY | ffi::Py_RELATIVE_OFFSET;
@@ -454,11 +449,13 @@ pub mod portable {
     pub struct Slots<const N: usize>([Py<PyString>; N]);
 
     impl<const N: usize> Slots<N> {
-        pub fn of(
-            _class: &Bound<'_, PyType>,
-            descriptors: [(Bound<'_, PyString>, Bound<'_, PyAny>); N],
-        ) -> PyResult<Self> {
-            Ok(Self(descriptors.map(|(name, _)| name.unbind())))
+        pub fn of(class: &Bound<'_, PyType>, names: [&str; N]) -> PyResult<Self> {
+            for name in names {
+                super::member_descriptor(class, name)?;
+            }
+            Ok(Self(
+                names.map(|name| PyString::intern(class.py(), name).unbind()),
+            ))
         }
 
         /// # Safety
@@ -633,9 +630,7 @@ mod tests {
             let routed = InstanceSlots::of(&class, ["a", "b", "c"]).unwrap();
             let instance = new_instance(&class);
             unsafe { routed.fill(&instance, values.clone()) }.unwrap();
-            let descriptors =
-                ["a", "b", "c"].map(|name| (PyString::new(py, name), class.getattr(name).unwrap()));
-            let portable = portable::Slots::of(&class, descriptors).unwrap();
+            let portable = portable::Slots::of(&class, ["a", "b", "c"]).unwrap();
             let other = new_instance(&class);
             unsafe { portable.fill(&other, values.clone()) }.unwrap();
             for made in [read(&instance), read(&other)] {
