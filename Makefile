@@ -13,7 +13,7 @@ REFERENCE_PYTHONS := 3.9 3.10 3.11
 INSTALLED := $(VENV)/.installed-$(PYTHON_VERSION)
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip
-RUST_SOURCES := $(wildcard src/*.rs) Cargo.toml
+RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs crates/core/src/*.rs crates/core/src/*/*.rs) Cargo.toml crates/core/Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
 .PHONY: help check-python check-reference-python venv build run test test-rust test-py test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
@@ -51,8 +51,8 @@ run: build ## build, then compare the Rust path with the pure-Python path on a g
 
 test: check-reference-python build test-rust test-py ## build, then run every test (cargo test and pytest)
 
-test-rust: $(INSTALLED) ## run the Rust unit tests
-	PYO3_PYTHON=$(abspath $(PY)) cargo test --quiet
+test-rust: $(INSTALLED) ## run the Rust unit tests (the core's need no interpreter; the bindings' link it)
+	PYO3_PYTHON=$(abspath $(PY)) cargo test --workspace --quiet
 
 test-py: check-reference-python build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
 	$(PY) -m pytest -q --benchmark-disable
@@ -68,19 +68,19 @@ test-debug: ## run every test on a build with debug assertions and overflow chec
 	PYTHONMALLOC=debug $(DEBUG_VENV)/bin/python -m pytest -q --benchmark-disable
 
 # cargo fuzz passes nightly-only flags (sanitizer, coverage) to rustc; RUSTC_BOOTSTRAP lets the
-# stable toolchain accept them. The targets link the core, so pyo3 needs an interpreter.
+# stable toolchain accept them. The targets link only the core, which needs no interpreter.
 FUZZ_TARGETS := parse_status escapes batch_split
-FUZZ_ENV := RUSTC_BOOTSTRAP=1 PYO3_PYTHON=$(abspath $(PY))
+FUZZ_ENV := RUSTC_BOOTSTRAP=1
 
 fuzz-tools:
 	@cargo fuzz --version >/dev/null 2>&1 || cargo install cargo-fuzz --locked
 
-fuzz: $(INSTALLED) fuzz-tools ## run each cargo-fuzz target for 10 minutes (not part of test)
+fuzz: fuzz-tools ## run each cargo-fuzz target for 10 minutes (not part of test)
 	cd fuzz && for target in $(FUZZ_TARGETS); do \
 		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=600 -print_final_stats=1 || exit 1; \
 	done
 
-fuzz-smoke: $(INSTALLED) fuzz-tools ## run each cargo-fuzz target for 60 seconds
+fuzz-smoke: fuzz-tools ## run each cargo-fuzz target for 60 seconds
 	cd fuzz && for target in $(FUZZ_TARGETS); do \
 		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=60 -print_final_stats=1 || exit 1; \
 	done
@@ -109,8 +109,8 @@ check-next-python:
 
 # stubtest compares the stub with the built module, hence the build.
 lint: $(VENV)/.built-release check-next-python ## cargo fmt/clippy (also for the next CPython), ruff, mypy, user-code typing and stubtest
-	cargo fmt --check
-	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --all-targets --quiet -- -D warnings
+	cargo fmt --all --check
+	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/ruff check python tests benches
 	$(VENV)/bin/ruff format --check python tests benches
 	cd python && ../$(VENV)/bin/mypy -p iqm_runstatus
@@ -118,7 +118,7 @@ lint: $(VENV)/.built-release check-next-python ## cargo fmt/clippy (also for the
 	cd python && ../$(PY) -m mypy.stubtest --mypy-config-file ../pyproject.toml iqm_runstatus._core
 
 fmt: $(INSTALLED) ## format Rust and Python sources
-	cargo fmt
+	cargo fmt --all
 	$(VENV)/bin/ruff format python tests benches
 	$(VENV)/bin/ruff check --fix python tests benches
 

@@ -19,7 +19,7 @@ use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
-use crate::error::Error;
+use crate::errors::Error;
 
 #[cfg(all(
     not(Py_3_14),
@@ -76,14 +76,15 @@ pub enum NameMatch {
     Name(usize),
     /// Equal to none of them.
     Other,
-    /// A `str` subclass, or (before 3.12) a legacy string that is not ready: left to the caller.
-    Unusual,
+    /// A `str` subclass, or (before 3.12) a legacy string that is not ready: the pure path
+    /// must read it.
+    UsePurePath,
 }
 
 /// Which of `names` the exact `str` `text` equals, without creating any object.
 pub fn match_ascii_name(text: &Bound<'_, PyString>, names: &[&CStr]) -> NameMatch {
     if !text.is_exact_instance_of::<PyString>() {
-        return NameMatch::Unusual;
+        return NameMatch::UsePurePath;
     }
     route::match_ascii_name(text, names)
 }
@@ -177,7 +178,7 @@ pub mod layout {
     use pyo3::types::{PyString, PyType};
 
     use super::NameMatch;
-    use crate::error::Error;
+    use crate::errors::{py_size, Error};
 
     pub const NAME: &str = "layout";
 
@@ -275,11 +276,7 @@ pub mod layout {
     /// # Safety
     /// `text` must be ASCII.
     pub unsafe fn new_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-        let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) else {
-            return Err(pyo3::exceptions::PyOverflowError::new_err(
-                "string too long",
-            ));
-        };
+        let len = py_size(text.len(), "string")?;
         // SAFETY: PyUnicode_New with a maximum character of 0x7f makes a compact ASCII str with
         // room for `len` bytes (and its NUL, already written) right after the header; the
         // bytes are ASCII by the caller's guarantee. The result is an owned reference.
@@ -322,7 +319,7 @@ pub mod layout {
     fn not_compact_ascii(raw: *mut ffi::PyObject) -> NameMatch {
         // SAFETY: `raw` is a live str; the flag is read as PyO3 reads it for this version.
         if unsafe { ffi::PyUnicode_IS_READY(raw) } == 0 {
-            NameMatch::Unusual
+            NameMatch::UsePurePath
         } else {
             NameMatch::Other
         }
@@ -383,7 +380,9 @@ pub mod layout {
 }
 
 /// The same operations through the public C API, for interpreters the layout route does not
-/// know.
+/// know. Compiled on every version, so that it keeps compiling and its tests compare it with
+/// the layout route; only those interpreters call it.
+#[allow(dead_code)]
 pub mod portable {
     use std::ffi::CStr;
     use std::os::raw::c_char;
@@ -393,6 +392,7 @@ pub mod portable {
     use pyo3::types::{PyString, PyType};
 
     use super::NameMatch;
+    use crate::errors::py_size;
 
     pub const NAME: &str = "portable";
 
@@ -418,11 +418,7 @@ pub mod portable {
     /// # Safety
     /// None beyond the signature; `unsafe` only to match the layout route.
     pub unsafe fn new_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-        let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) else {
-            return Err(pyo3::exceptions::PyOverflowError::new_err(
-                "string too long",
-            ));
-        };
+        let len = py_size(text.len(), "string")?;
         // SAFETY: the pointer and length describe a live `&str`; the result is an owned
         // reference or NULL with an exception set.
         unsafe {
@@ -582,7 +578,7 @@ mod tests {
             let subclass = subclass.cast::<PyString>().unwrap();
             assert_eq!(
                 super::match_ascii_name(subclass, &NAMES),
-                NameMatch::Unusual
+                NameMatch::UsePurePath
             );
         });
     }

@@ -6,11 +6,12 @@ use pyo3::types::{PyByteArray, PyBytes, PyDict, PyList, PyMemoryView, PyString};
 use pyo3::Borrowed;
 
 use crate::cpython::{self, NameMatch};
-use crate::error::{Error, Field};
+use crate::errors::Error;
+use crate::instances::{is_exact_str, FieldValue};
 use crate::model::Model;
-use crate::objects::{is_exact_str, FieldValue};
-use crate::parse::Slot;
-use crate::status::StatusCode;
+use iqm_runstatus_core::parse::Presence;
+use iqm_runstatus_core::status::StatusCode;
+use iqm_runstatus_core::{Error as CoreError, Field};
 
 /// Which Python types a JSON entry point reads natively.
 #[derive(Clone, Copy, PartialEq, Eq)]
@@ -41,12 +42,12 @@ pub fn with_json_bytes<T>(
         return text
             .to_str()
             .map(|text| parse(text.as_bytes()))
-            .map_err(|_| Error::Unusual);
+            .map_err(|_| Error::UsePurePath);
     }
     let copyable = raw.is_exact_instance_of::<PyByteArray>()
         || (accept == Accept::AnyBuffer && raw.is_exact_instance_of::<PyMemoryView>());
     if !copyable {
-        return Err(Error::Unusual);
+        return Err(Error::UsePurePath);
     }
     // A status payload is short: it is copied to the stack, a longer one to the heap.
     let mut small = [0u8; SMALL_COPY];
@@ -78,7 +79,7 @@ fn copy_buffer(raw: &Bound<'_, PyAny>, small: &mut [u8]) -> Result<Copy, Error> 
     unsafe {
         if ffi::PyObject_GetBuffer(raw.as_ptr(), view.as_mut_ptr(), ffi::PyBUF_SIMPLE) != 0 {
             ffi::PyErr_Clear();
-            return Err(Error::Unusual);
+            return Err(Error::UsePurePath);
         }
         let mut view = view.assume_init();
         let len = usize::try_from(view.len).unwrap_or(0);
@@ -99,7 +100,7 @@ fn copy_buffer(raw: &Bound<'_, PyAny>, small: &mut [u8]) -> Result<Copy, Error> 
                         copy.extend_from_slice(bytes);
                         Ok(Copy::Large(copy))
                     }
-                    Err(_) => Err(Error::Unusual),
+                    Err(_) => Err(Error::UsePurePath),
                 }
             }
         };
@@ -117,7 +118,9 @@ pub struct DictFields<'py> {
 
 /// Reads a status dict as `RunStatus(status=Status(d['status']), **rest)` would, or says why not.
 pub fn read_dict<'py>(model: &Model, object: &Bound<'py, PyAny>) -> Result<DictFields<'py>, Error> {
-    let dict = object.cast_exact::<PyDict>().map_err(|_| Error::Unusual)?;
+    let dict = object
+        .cast_exact::<PyDict>()
+        .map_err(|_| Error::UsePurePath)?;
     let py = object.py();
     // The field values are taken in a walk that allocates nothing and runs no Python code, so
     // no finalizer can change the dict under it (the reference copies the dict first); they
@@ -141,11 +144,11 @@ pub fn read_dict<'py>(model: &Model, object: &Bound<'py, PyAny>) -> Result<DictF
         };
         *slot = Some(value.to_owned());
     }
-    let status = status.ok_or(Error::MissingStatus)?;
+    let status = status.ok_or(CoreError::MissingStatus)?;
     Ok(DictFields {
         status: status_code(model, &status)?,
-        message: message.map_or(Ok(Slot::Absent), string_or_none)?,
-        warnings: warnings.map_or(Ok(Slot::Absent), warnings_or_none)?,
+        message: message.map_or(Ok(Presence::Absent), string_or_none)?,
+        warnings: warnings.map_or(Ok(Presence::Absent), warnings_or_none)?,
     })
 }
 
@@ -158,14 +161,14 @@ fn field_of_key(model: &Model, key: &Bound<'_, PyAny>) -> Result<Option<Field>, 
     let Ok(key) = key.cast_exact::<PyString>() else {
         // The reference raises TypeError for a non-str keyword; pydantic treats subclasses
         // its own way: both are left to the pure path.
-        return Err(Error::Unusual);
+        return Err(Error::UsePurePath);
     };
     let fields = [Field::Status, Field::Message, Field::Warnings];
     match cpython::match_ascii_name(key, &[c"status", c"message", c"warnings"]) {
         NameMatch::Name(index) => Ok(fields.get(index).copied()),
         NameMatch::Other => Ok(None),
         // A legacy str that is not ready goes to the pure path.
-        NameMatch::Unusual => Err(Error::Unusual),
+        NameMatch::UsePurePath => Err(Error::UsePurePath),
     }
 }
 
@@ -173,53 +176,55 @@ fn status_code(model: &Model, value: &Bound<'_, PyAny>) -> Result<StatusCode, Er
     if let Some(code) = model.code_of_member(value) {
         return Ok(code);
     }
-    let text = value.cast_exact::<PyString>().map_err(|_| Error::Unusual)?;
-    let text = text.to_str().map_err(|_| Error::Unusual)?;
-    StatusCode::from_value(text.as_bytes()).ok_or(Error::UnknownStatus)
+    let text = value
+        .cast_exact::<PyString>()
+        .map_err(|_| Error::UsePurePath)?;
+    let text = text.to_str().map_err(|_| Error::UsePurePath)?;
+    StatusCode::from_value(text.as_bytes()).ok_or(Error::Core(CoreError::UnknownStatus))
 }
 
 fn string_or_none(value: Bound<'_, PyAny>) -> Result<FieldValue<'_>, Error> {
     if value.is_none() {
-        Ok(Slot::Null)
+        Ok(Presence::Null)
     } else if is_exact_str(&value) {
         // pydantic keeps an exact str as it is, lone surrogates included.
-        Ok(Slot::Value(value))
+        Ok(Presence::Value(value))
     } else {
-        Err(Error::WrongType(Field::Message))
+        Err(Error::Core(CoreError::WrongType(Field::Message)))
     }
 }
 
 fn warnings_or_none(value: Bound<'_, PyAny>) -> Result<FieldValue<'_>, Error> {
     if value.is_none() {
-        return Ok(Slot::Null);
+        return Ok(Presence::Null);
     }
     let list = value
         .cast_exact::<PyList>()
-        .map_err(|_| Error::WrongType(Field::Warnings))?;
+        .map_err(|_| CoreError::WrongType(Field::Warnings))?;
     // pydantic validates into a new list: the caller's list is never shared.
-    Ok(Slot::Value(copy_str_list(list)?.into_any()))
+    Ok(Presence::Value(copy_str_list(list)?.into_any()))
 }
 
 /// A new list holding the items of `list`, which must all be exact `str`s.
 fn copy_str_list<'py>(list: &Bound<'py, PyList>) -> Result<Bound<'py, PyList>, Error> {
     let py = list.py();
     let len = list.len();
-    let size = ffi::Py_ssize_t::try_from(len).map_err(|_| Error::Unusual)?;
+    let size = ffi::Py_ssize_t::try_from(len).map_err(|_| Error::UsePurePath)?;
     // SAFETY: PyList_New gives an owned list of `size` NULL slots or NULL; each slot below is
     // set once, and a list dropped with slots still NULL is freed correctly.
     let copy = unsafe { Bound::from_owned_ptr_or_opt(py, ffi::PyList_New(size)) }
-        .ok_or(Error::Unusual)?
+        .ok_or(Error::UsePurePath)?
         .cast_into::<PyList>()
-        .map_err(|_| Error::Unusual)?;
+        .map_err(|_| Error::UsePurePath)?;
     // The allocation may have run a finalizer that changed `list`: the pure path reads it as
     // it is now. The copy below runs no Python code.
     if list.len() != len {
-        return Err(Error::Unusual);
+        return Err(Error::UsePurePath);
     }
     for (at, index) in (0..size).zip(0..len) {
-        let item = list.get_item(index).map_err(|_| Error::Unusual)?;
+        let item = list.get_item(index).map_err(|_| Error::UsePurePath)?;
         if !is_exact_str(&item) {
-            return Err(Error::WrongType(Field::Warnings));
+            return Err(Error::Core(CoreError::WrongType(Field::Warnings)));
         }
         // SAFETY: `at` is in range and its slot still NULL; the slot takes the new reference.
         unsafe { ffi::PyList_SET_ITEM(copy.as_ptr(), at, item.into_ptr()) };

@@ -1,20 +1,18 @@
-//! The native core of `iqm_runstatus`: IQM job-status JSON parsed in Rust into drop-in
-//! `RunStatus` objects.
+//! The Python bindings of `iqm_runstatus`: the core's parses turned into drop-in `RunStatus`
+//! objects, batches and a tracker. The parsing itself is in the `iqm_runstatus_core` crate.
 
-pub mod batch;
-pub mod columns;
-pub mod cpython;
-pub mod error;
-pub mod fastcall;
-pub mod input;
-pub mod model;
-pub mod objects;
-pub mod parallel;
-pub mod parse;
-pub mod single;
-pub mod split;
-pub mod status;
-pub mod tracker;
+mod batch;
+mod convert;
+mod cpython;
+mod errors;
+mod fastcall;
+mod input;
+mod instances;
+mod model;
+mod payloads;
+mod single;
+mod sources;
+mod tracker;
 
 use pyo3::prelude::*;
 

@@ -9,19 +9,20 @@ use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PySet, PyString, PyType};
 
 use crate::cpython::{self, type_version_tag, InstanceSlots};
-use crate::error::{Error, Field};
-use crate::status::StatusCode;
+use crate::errors::Error;
+use iqm_runstatus_core::status::{PerStatus, StatusCode};
+use iqm_runstatus_core::Field;
 
 pub struct Model {
     pub run_status: Py<PyType>,
     pub status_enum: Py<PyType>,
-    /// `Status` members indexed by [`StatusCode`].
-    pub members: [Py<PyAny>; 5],
+    /// The `Status` member of each state.
+    pub members: PerStatus<Py<PyAny>>,
     /// `"status"`, `"message"`, `"warnings"`, interned, indexed by [`Field`].
     pub keys: [Py<PyString>; 3],
-    /// `{"status": member, "message": None, "warnings": None}` per status, indexed by code:
-    /// copied for each instance, so its keys keep the field order `repr` and `model_dump` show.
-    pub dict_templates: [Py<PyDict>; 5],
+    /// `{"status": member, "message": None, "warnings": None}` per state: copied for each
+    /// instance, so its keys keep the field order `repr` and `model_dump` show.
+    pub dict_templates: PerStatus<Py<PyDict>>,
     /// The possible `__pydantic_fields_set__` values, indexed by `message given + 2 × warnings
     /// given`: each instance gets a copy.
     pub fields_set_templates: [Py<PySet>; 4],
@@ -85,23 +86,11 @@ impl Model {
     }
 
     pub fn member(&self, status: StatusCode) -> &Py<PyAny> {
-        match status {
-            StatusCode::PendingCompilation => &self.members[0],
-            StatusCode::PendingExecution => &self.members[1],
-            StatusCode::Ready => &self.members[2],
-            StatusCode::Failed => &self.members[3],
-            StatusCode::Aborted => &self.members[4],
-        }
+        self.members.get(status)
     }
 
     pub fn dict_template(&self, status: StatusCode) -> &Py<PyDict> {
-        match status {
-            StatusCode::PendingCompilation => &self.dict_templates[0],
-            StatusCode::PendingExecution => &self.dict_templates[1],
-            StatusCode::Ready => &self.dict_templates[2],
-            StatusCode::Failed => &self.dict_templates[3],
-            StatusCode::Aborted => &self.dict_templates[4],
-        }
+        self.dict_templates.get(status)
     }
 
     pub fn fields_set_template(&self, message: bool, warnings: bool) -> &Py<PySet> {
@@ -135,17 +124,18 @@ impl Model {
             }
         }
         let dict = PyDict::new(py);
-        for (status, count) in StatusCode::ALL.into_iter().zip(counts) {
-            dict.set_item(self.member(status), count)?;
+        for ((_, member), count) in self.members.iter().zip(counts) {
+            dict.set_item(member, count)?;
         }
         Ok(dict)
     }
 
     /// The code of `value` if it is one of the `Status` members itself.
     pub fn code_of_member(&self, value: &Bound<'_, PyAny>) -> Option<StatusCode> {
-        StatusCode::ALL
-            .into_iter()
-            .find(|&code| self.member(code).as_ptr() == value.as_ptr())
+        self.members
+            .iter()
+            .find(|(_, member)| member.as_ptr() == value.as_ptr())
+            .map(|(code, _)| code)
     }
 }
 
@@ -180,14 +170,8 @@ pub fn init(
         }
         Ok(member.unbind())
     };
-    let members = [
-        member(StatusCode::PendingCompilation)?,
-        member(StatusCode::PendingExecution)?,
-        member(StatusCode::Ready)?,
-        member(StatusCode::Failed)?,
-        member(StatusCode::Aborted)?,
-    ];
-    if status_enum.len()? != members.len() {
+    let members = PerStatus::try_new(member)?;
+    if status_enum.len()? != StatusCode::ALL.len() {
         return Err(Error::BadModel("Status must have exactly the five known members").into());
     }
     let keys = [Field::Status, Field::Message, Field::Warnings]
@@ -200,13 +184,7 @@ pub fn init(
         dict.set_item(warnings, py.None())?;
         Ok(dict.unbind())
     };
-    let dict_templates = [
-        dict_template(StatusCode::PendingCompilation)?,
-        dict_template(StatusCode::PendingExecution)?,
-        dict_template(StatusCode::Ready)?,
-        dict_template(StatusCode::Failed)?,
-        dict_template(StatusCode::Aborted)?,
-    ];
+    let dict_templates = PerStatus::try_new(dict_template)?;
     let fields_set_template = |message: bool, warnings: bool| -> PyResult<Py<PySet>> {
         let [status_key, message_key, warnings_key] = &keys;
         let set = PySet::new(py, [status_key])?;

@@ -7,14 +7,14 @@
 
 use pyo3::prelude::*;
 
-use crate::error::Error;
+use crate::errors::Error;
 use crate::input::{read_dict, with_json_bytes, Accept};
-use crate::model::Model;
-use crate::objects::{
-    new_list_of, new_run_status, new_str, new_str_known, new_str_list, FieldValue,
+use crate::instances::{
+    new_list_of, new_run_status, new_str, new_str_list, new_str_trusting_ascii, FieldValue,
 };
-use crate::parse::{
-    parse_plain_into, parse_with_serde, ParsedStatus, PlainDocument, PlainList, PlainSink,
+use crate::model::Model;
+use iqm_runstatus_core::parse::{
+    parse_with_serde, scan_status_into, ParsedStatus, ScanSink, ScannedDocument, ScannedList,
 };
 
 /// The instance for a parsed document.
@@ -30,7 +30,7 @@ pub fn run_status_from_parsed<'py>(
     new_run_status(py, model, parsed.status, message, warnings)
 }
 
-/// Builds the Python strings of a plain document while it is scanned, so the items of a
+/// Builds the Python strings of a document while the scanner reads it, so the items of a
 /// `warnings` list are read once and each list is made at its exact size.
 struct PyStrings<'py> {
     py: Python<'py>,
@@ -44,23 +44,23 @@ impl<'py> PyStrings<'py> {
     }
 }
 
-impl<'a, 'py> PlainSink<'a> for PyStrings<'py> {
+impl<'a, 'py> ScanSink<'a> for PyStrings<'py> {
     type Text = Bound<'py, PyAny>;
     type List = Bound<'py, PyAny>;
     const KEEPS_ITEMS: bool = true;
 
     fn text(&mut self, text: &'a str, ascii: bool) -> Option<Self::Text> {
         // SAFETY: the scanner tells `ascii` from the bytes it read.
-        let made = unsafe { new_str_known(self.py, text, ascii) };
+        let made = unsafe { new_str_trusting_ascii(self.py, text, ascii) };
         self.keep(made)
     }
 
-    fn list(&mut self, list: PlainList<'a, '_>) -> Option<Self::List> {
+    fn list(&mut self, list: ScannedList<'a, '_>) -> Option<Self::List> {
         let py = self.py;
         let made = match list.items {
             // SAFETY: the scanner sets `ascii` only when every item is ASCII.
             Some(items) => new_list_of(py, items.iter(), |item| unsafe {
-                new_str_known(py, item, list.ascii)
+                new_str_trusting_ascii(py, item, list.ascii)
             }),
             None => new_str_list(py, list.as_span().iter()),
         };
@@ -68,7 +68,7 @@ impl<'a, 'py> PlainSink<'a> for PyStrings<'py> {
     }
 }
 
-/// The instance for one JSON document: the plain scan builds it in one pass; anything else
+/// The instance for one JSON document: the scanner builds it in one pass; anything else
 /// goes through serde_json; `Err(_)` (as `parse_status`'s) when neither is certain.
 fn run_status_from_json<'py>(
     py: Python<'py>,
@@ -76,8 +76,8 @@ fn run_status_from_json<'py>(
     bytes: &[u8],
 ) -> Result<PyResult<Bound<'py, PyAny>>, Error> {
     let mut strings = PyStrings { py, error: None };
-    if let Some(document) = parse_plain_into(bytes, &mut strings) {
-        let PlainDocument {
+    if let Some(document) = scan_status_into(bytes, &mut strings) {
+        let ScannedDocument {
             status,
             message,
             warnings,
@@ -87,7 +87,9 @@ fn run_status_from_json<'py>(
     if let Some(error) = strings.error {
         return Ok(Err(error));
     }
-    parse_with_serde(bytes).map(|parsed| run_status_from_parsed(py, model, &parsed))
+    parse_with_serde(bytes)
+        .map_err(Error::Core)
+        .map(|parsed| run_status_from_parsed(py, model, &parsed))
 }
 
 fn json_entry<'py>(

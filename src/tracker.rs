@@ -13,14 +13,15 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
-use crate::batch::{
-    is_payload, not_a_payload, run_status_from_entry, thread_count, GcPause, Payloads, StatusBatch,
-};
-use crate::columns::{Entry, OutsideHash, OwnedEntry};
-use crate::error::Error;
+use crate::batch::StatusBatch;
+use crate::convert::{run_status_from_entry, status_mask, GcPause};
+use crate::errors::core_to_py;
+use crate::instances::{check_named_tuple, new_named_tuple};
 use crate::model::Model;
-use crate::objects::{check_named_tuple, new_named_tuple};
-use crate::status::StatusCode;
+use crate::payloads::{is_payload, not_a_payload, thread_count, Payloads};
+use iqm_runstatus_core::columns::{Entry, OutsideHash, OwnedEntry};
+use iqm_runstatus_core::status::StatusCode;
+use iqm_runstatus_core::Error as CoreError;
 
 static UUID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 static TRANSITION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
@@ -80,8 +81,8 @@ struct Job {
 /// Jobs in the order they were first seen; forgotten ones leave a hole until compaction.
 #[derive(Default)]
 struct State {
-    slots: Vec<Option<Job>>,
-    /// The slot of each job, found by hashing its id and comparing with the id in the slot:
+    by_position: Vec<Option<Job>>,
+    /// The position of each job, found by hashing its id and comparing with the id stored there:
     /// an id is stored once, and an entry of the index is one word.
     index: HashTable<usize>,
     hash: OutsideHash,
@@ -90,17 +91,17 @@ struct State {
 
 impl State {
     fn jobs(&self) -> impl Iterator<Item = &Job> {
-        self.slots.iter().flatten()
+        self.by_position.iter().flatten()
     }
 
     fn len(&self) -> usize {
         self.index.len()
     }
 
-    /// The slot of `id`, trying `hint` before the index: a poll usually lists jobs in the
-    /// order of the previous one, and a slot read in order costs far less than a random probe.
+    /// The position of `id`, trying `hint` before the index: a poll usually lists jobs in the
+    /// order of the previous one, and a position read in order costs far less than a random probe.
     fn find(&self, id: &str, hint: usize) -> Option<usize> {
-        if holds(&self.slots, hint, id) {
+        if holds(&self.by_position, hint, id) {
             Some(hint)
         } else {
             self.lookup(id)
@@ -108,28 +109,30 @@ impl State {
     }
 
     fn lookup(&self, id: &str) -> Option<usize> {
-        let slots = &self.slots;
+        let by_position = &self.by_position;
         self.index
-            .find(self.hash.of(id.as_bytes()), |&at| holds(slots, at, id))
+            .find(self.hash.of(id.as_bytes()), |&at| {
+                holds(by_position, at, id)
+            })
             .copied()
     }
 
     fn get(&self, id: &str) -> Option<&Job> {
         self.lookup(id)
-            .and_then(|at| self.slots.get(at))
+            .and_then(|at| self.by_position.get(at))
             .and_then(Option::as_ref)
     }
 
-    /// Stores `latest` for `id`, found at `slot` (see `find`); the previous status if it
+    /// Stores `latest` for `id`, found at `position` (see `find`); the previous status if it
     /// changed (`Some(None)` for a new job).
     fn set(
         &mut self,
         id: &str,
-        slot: Option<usize>,
+        position: Option<usize>,
         latest: &Entry<'_>,
     ) -> Option<Option<StatusCode>> {
-        match slot
-            .and_then(|at| self.slots.get_mut(at))
+        match position
+            .and_then(|at| self.by_position.get_mut(at))
             .and_then(Option::as_mut)
         {
             Some(job) => {
@@ -141,24 +144,27 @@ impl State {
                 (previous != latest.status).then_some(Some(previous))
             }
             None => {
-                let at = self.slots.len();
-                self.slots.push(Some(Job {
+                let at = self.by_position.len();
+                self.by_position.push(Some(Job {
                     id: id.into(),
                     latest: latest.to_owned_entry(),
                 }));
-                self.index_slot(at);
+                self.index_position(at);
                 Some(None)
             }
         }
     }
 
-    /// Adds the job at slot `at` to the index.
-    fn index_slot(&mut self, at: usize) {
+    /// Adds the job at position `at` to the index.
+    fn index_position(&mut self, at: usize) {
         let State {
-            slots, index, hash, ..
+            by_position,
+            index,
+            hash,
+            ..
         } = self;
         let hash_of = |at: &usize| {
-            slots
+            by_position
                 .get(*at)
                 .and_then(Option::as_ref)
                 .map_or(0, |job| hash.of(job.id.as_bytes()))
@@ -167,32 +173,31 @@ impl State {
     }
 
     fn forget(&mut self, id: &str) -> bool {
-        let slots = &self.slots;
-        let Ok(entry) = self
-            .index
-            .find_entry(self.hash.of(id.as_bytes()), |&at| holds(slots, at, id))
-        else {
+        let by_position = &self.by_position;
+        let Ok(entry) = self.index.find_entry(self.hash.of(id.as_bytes()), |&at| {
+            holds(by_position, at, id)
+        }) else {
             return false;
         };
         let (at, _) = entry.remove();
-        if let Some(slot) = self.slots.get_mut(at) {
-            *slot = None;
+        if let Some(job) = self.by_position.get_mut(at) {
+            *job = None;
         }
         // Compact once holes outnumber jobs, so that forgetting stays cheap on average.
-        if self.slots.len() > 2 * self.index.len() + 64 {
-            self.slots.retain(Option::is_some);
+        if self.by_position.len() > 2 * self.index.len() + 64 {
+            self.by_position.retain(Option::is_some);
             self.index.clear();
-            for at in 0..self.slots.len() {
-                self.index_slot(at);
+            for at in 0..self.by_position.len() {
+                self.index_position(at);
             }
         }
         true
     }
 }
 
-/// Whether slot `at` holds the job `id`.
-fn holds(slots: &[Option<Job>], at: usize, id: &str) -> bool {
-    matches!(slots.get(at), Some(Some(job)) if &*job.id == id)
+/// Whether position `at` holds the job `id`.
+fn holds(by_position: &[Option<Job>], at: usize, id: &str) -> bool {
+    matches!(by_position.get(at), Some(Some(job)) if &*job.id == id)
 }
 
 /// The latest status of many jobs, updated from polled status payloads; safe to share
@@ -310,7 +315,7 @@ impl JobTracker {
     /// they were first seen.
     #[pyo3(signature = (*statuses))]
     fn jobs(&self, py: Python<'_>, statuses: &Bound<'_, PyTuple>) -> PyResult<Vec<String>> {
-        let wanted = StatusBatch::codes_of(py, statuses)?;
+        let wanted = status_mask(py, statuses)?;
         Ok(self
             .lock()?
             .jobs()
@@ -360,16 +365,18 @@ impl JobTracker {
         let (ids, batch) = state;
         let columns = batch.get().columns();
         if ids.len() != columns.len() {
-            return Err(Error::BadState("ids and statuses differ in length").into());
+            return Err(core_to_py(CoreError::BadState(
+                "ids and statuses differ in length",
+            )));
         }
         let mut tracked = State::default();
         for (at, id) in ids.iter().enumerate() {
             let entry = columns
                 .entry(at)
-                .ok_or(Error::BadState("a tracked job has no status"))?;
-            let slot = tracked.find(id, at);
-            if tracked.set(id, slot, &entry) != Some(None) {
-                return Err(Error::BadState("a job id appears twice").into());
+                .ok_or_else(|| core_to_py(CoreError::BadState("a tracked job has no status")))?;
+            let position = tracked.find(id, at);
+            if tracked.set(id, position, &entry) != Some(None) {
+                return Err(core_to_py(CoreError::BadState("a job id appears twice")));
             }
         }
         Ok(JobTracker {
@@ -415,9 +422,9 @@ impl JobTracker {
             let mut hint = 0;
             for (at, id) in ids.iter().enumerate() {
                 if let Some(entry) = batch.columns().entry(at) {
-                    let slot = state.find(id, hint);
-                    hint = slot.unwrap_or(state.slots.len()) + 1;
-                    if let Some(previous) = state.set(id, slot, &entry) {
+                    let position = state.find(id, hint);
+                    hint = position.unwrap_or(state.by_position.len()) + 1;
+                    if let Some(previous) = state.set(id, position, &entry) {
                         transitions.push((at, previous, entry.status));
                     }
                 } else if let Some(error) = batch.error_at(at) {
@@ -443,7 +450,9 @@ impl JobTracker {
         let items = transitions
             .into_iter()
             .map(|(at, previous, status)| {
-                let id = id_objects.get(at).ok_or(Error::BadState("job index"))?;
+                let id = id_objects
+                    .get(at)
+                    .ok_or_else(|| core_to_py(CoreError::BadState("job index")))?;
                 let previous = previous.map_or_else(|| py.None().into_bound(py), member);
                 new_named_tuple(
                     transition,

@@ -5,8 +5,8 @@
 #![no_main]
 
 use arbitrary::Arbitrary;
-use iqm_runstatus::parse::Slot;
-use iqm_runstatus::status::StatusCode;
+use iqm_runstatus_core::parse::Presence;
+use iqm_runstatus_core::status::StatusCode;
 use libfuzzer_sys::fuzz_target;
 
 /// One piece of a JSON string literal.
@@ -393,15 +393,15 @@ fuzz_target!(|doc: Document| {
         _ => None,
     };
     let message = match value_of("message") {
-        None => Some(Slot::Absent),
-        Some(Meaning::Null) => Some(Slot::Null),
-        Some(Meaning::Str(text)) => Some(Slot::Value(text)),
+        None => Some(Presence::Absent),
+        Some(Meaning::Null) => Some(Presence::Null),
+        Some(Meaning::Str(text)) => Some(Presence::Value(text)),
         Some(_) => None,
     };
     let warnings = match value_of("warnings") {
-        None => Some(Slot::Absent),
-        Some(Meaning::Null) => Some(Slot::Null),
-        Some(Meaning::StrList(items)) => Some(Slot::Value(items)),
+        None => Some(Presence::Absent),
+        Some(Meaning::Null) => Some(Presence::Null),
+        Some(Meaning::StrList(items)) => Some(Presence::Value(items)),
         Some(_) => None,
     };
     match (duplicates, status, message, warnings) {
@@ -409,15 +409,15 @@ fuzz_target!(|doc: Document| {
             let parsed = parsed.expect("refused a valid status document");
             assert_eq!(parsed.status, status);
             let got_message = match &parsed.message {
-                Slot::Absent => Slot::Absent,
-                Slot::Null => Slot::Null,
-                Slot::Value(text) => Slot::Value(text.to_string()),
+                Presence::Absent => Presence::Absent,
+                Presence::Null => Presence::Null,
+                Presence::Value(text) => Presence::Value(text.to_string()),
             };
             assert_eq!(got_message, message);
             let got_warnings = match &parsed.warnings {
-                Slot::Absent => Slot::Absent,
-                Slot::Null => Slot::Null,
-                Slot::Value(items) => Slot::Value(items.iter().map(|w| w.to_string()).collect()),
+                Presence::Absent => Presence::Absent,
+                Presence::Null => Presence::Null,
+                Presence::Value(items) => Presence::Value(items.iter().map(|w| w.to_string()).collect()),
             };
             assert_eq!(got_warnings, warnings);
         }

@@ -1,9 +1,9 @@
 //! Checks shared by the fuzz targets: the parser's answers against each other and against an
 //! independent parse of the same bytes into a `serde_json::Value`.
 
-use iqm_runstatus::parse::{
-    parse_plain, parse_plain_into, parse_status, parse_with_serde, ParsedStatus, PlainList,
-    PlainSink, Slot, KEPT_ITEMS,
+use iqm_runstatus_core::parse::{
+    scan_status, scan_status_into, parse_status, parse_with_serde, ParsedStatus, ScannedList,
+    ScanSink, Presence, KEPT_ITEMS,
 };
 use serde_json::Value;
 
@@ -11,20 +11,20 @@ use serde_json::Value;
 pub fn check_document(data: &[u8]) -> Option<ParsedStatus<'_>> {
     let serde = parse_with_serde(data).ok();
     // The scanner may decline anything, but what it accepts must be serde's exact answer.
-    let plain = parse_plain(data);
-    if let Some(plain) = &plain {
-        assert_eq!(Some(plain), serde.as_ref(), "scanner and serde disagree");
+    let scanned = scan_status(data);
+    if let Some(scanned) = &scanned {
+        assert_eq!(Some(scanned), serde.as_ref(), "scanner and serde disagree");
     }
     // A sink that keeps the items sees the same document (what single payloads are built from).
-    match (parse_plain_into(data, &mut Checking), &plain) {
-        (Some(document), Some(plain)) => {
-            assert_eq!(document.status, plain.status, "sink status");
+    match (scan_status_into(data, &mut Checking), &scanned) {
+        (Some(document), Some(scanned)) => {
+            assert_eq!(document.status, scanned.status, "sink status");
             assert_eq!(
                 document.message,
-                map_slot(&plain.message, |text| text.as_ref()),
+                map_presence(&scanned.message, |text| text.as_ref()),
                 "sink message"
             );
-            let warnings = map_slot(&plain.warnings, |items| {
+            let warnings = map_presence(&scanned.warnings, |items| {
                 items.iter().map(str::to_owned).collect::<Vec<_>>()
             });
             assert_eq!(document.warnings, warnings, "sink warnings");
@@ -60,20 +60,20 @@ fn check_against_value(data: &[u8], parsed: &ParsedStatus<'_>) {
         "status"
     );
     let message = match object.get("message") {
-        None => Slot::Absent,
-        Some(Value::Null) => Slot::Null,
-        Some(Value::String(text)) => Slot::Value(text.as_str()),
+        None => Presence::Absent,
+        Some(Value::Null) => Presence::Null,
+        Some(Value::String(text)) => Presence::Value(text.as_str()),
         Some(other) => panic!("parse_status accepted message {other}"),
     };
     assert_eq!(
         message,
-        map_slot(&parsed.message, |text| text.as_ref()),
+        map_presence(&parsed.message, |text| text.as_ref()),
         "message"
     );
     let warnings = match object.get("warnings") {
-        None => Slot::Absent,
-        Some(Value::Null) => Slot::Null,
-        Some(Value::Array(items)) => Slot::Value(
+        None => Presence::Absent,
+        Some(Value::Null) => Presence::Null,
+        Some(Value::Array(items)) => Presence::Value(
             items
                 .iter()
                 .map(|item| {
@@ -84,7 +84,7 @@ fn check_against_value(data: &[u8], parsed: &ParsedStatus<'_>) {
         ),
         Some(other) => panic!("parse_status accepted warnings {other}"),
     };
-    let parsed_warnings = map_slot(&parsed.warnings, |items| {
+    let parsed_warnings = map_presence(&parsed.warnings, |items| {
         items.iter().map(|item| item.as_ref()).collect::<Vec<_>>()
     });
     assert_eq!(warnings, parsed_warnings, "warnings");
@@ -94,7 +94,7 @@ fn check_against_value(data: &[u8], parsed: &ParsedStatus<'_>) {
 /// against the ones found again in the list's text.
 struct Checking;
 
-impl<'a> PlainSink<'a> for Checking {
+impl<'a> ScanSink<'a> for Checking {
     type Text = &'a str;
     type List = Vec<String>;
     const KEEPS_ITEMS: bool = true;
@@ -104,7 +104,7 @@ impl<'a> PlainSink<'a> for Checking {
         Some(text)
     }
 
-    fn list(&mut self, list: PlainList<'a, '_>) -> Option<Vec<String>> {
+    fn list(&mut self, list: ScannedList<'a, '_>) -> Option<Vec<String>> {
         let again: Vec<String> = list.as_span().iter().map(str::to_owned).collect();
         assert_eq!(again.len(), list.len, "list length");
         assert_eq!(
@@ -120,11 +120,11 @@ impl<'a> PlainSink<'a> for Checking {
     }
 }
 
-fn map_slot<'a, T, U>(slot: &'a Slot<T>, f: impl FnOnce(&'a T) -> U) -> Slot<U> {
+fn map_presence<'a, T, U>(slot: &'a Presence<T>, f: impl FnOnce(&'a T) -> U) -> Presence<U> {
     match slot {
-        Slot::Absent => Slot::Absent,
-        Slot::Null => Slot::Null,
-        Slot::Value(value) => Slot::Value(f(value)),
+        Presence::Absent => Presence::Absent,
+        Presence::Null => Presence::Null,
+        Presence::Value(value) => Presence::Value(f(value)),
     }
 }
 
@@ -134,7 +134,7 @@ fn map_slot<'a, T, U>(slot: &'a Slot<T>, f: impl FnOnce(&'a T) -> U) -> Slot<U> 
 /// NDJSON split equals a plain split on `\n` and streaming it in chunks changes nothing; and
 /// the parallel parse of the element slices is `parse_status` on each.
 pub fn check_batch_split(data: &[u8], chunk: usize) {
-    use iqm_runstatus::split::{ndjson_lines, split_array, whole_lines_len, SplitError};
+    use iqm_runstatus_core::split::{ndjson_lines, split_array, whole_lines_len, SplitError};
     use serde_json::value::RawValue;
 
     let ours = split_array(data, false);
@@ -165,7 +165,7 @@ pub fn check_batch_split(data: &[u8], chunk: usize) {
         );
     }
     // Skipping a BOM changes nothing unless there is one.
-    if !data.starts_with(iqm_runstatus::split::BOM) {
+    if !data.starts_with(iqm_runstatus_core::split::BOM) {
         assert_eq!(split_array(data, true), ours, "skip_bom without a BOM");
     }
 
@@ -201,7 +201,7 @@ pub fn check_batch_split(data: &[u8], chunk: usize) {
 /// `parse_all` on the slices (in two chunks when there are enough) equals `parse_status` on
 /// each: the same entries, and failures exactly where `parse_status` refuses.
 fn check_batch_parse(slices: &[&[u8]]) {
-    use iqm_runstatus::parallel::parse_all;
+    use iqm_runstatus_core::parallel::parse_all;
 
     let payloads: Vec<Option<&[u8]>> = slices.iter().copied().map(Some).collect();
     let (builder, failures) = parse_all(&payloads, 2).expect("parse_all failed");
@@ -213,9 +213,9 @@ fn check_batch_parse(slices: &[&[u8]]) {
             Ok(parsed) => {
                 let entry = columns.entry(at).expect("a parsed payload has no entry");
                 assert_eq!(entry.status, parsed.status, "status");
-                let message = map_slot(&parsed.message, |text| text.as_bytes());
+                let message = map_presence(&parsed.message, |text| text.as_bytes());
                 assert_eq!(entry.message, message, "message");
-                let warnings = map_slot(&parsed.warnings, |items| {
+                let warnings = map_presence(&parsed.warnings, |items| {
                     items.iter().map(|item| item.as_bytes()).collect::<Vec<_>>()
                 });
                 assert_eq!(entry.warnings, warnings, "warnings");

@@ -11,19 +11,20 @@ use pyo3::prelude::*;
 use pyo3::types::{PyString, PyType};
 
 use crate::cpython;
-use crate::error::{Error, Field};
+use crate::errors::{py_size, Error};
 use crate::model::Model;
-use crate::parse::Slot;
-use crate::status::StatusCode;
+use iqm_runstatus_core::parse::Presence;
+use iqm_runstatus_core::status::StatusCode;
+use iqm_runstatus_core::Field;
 
 /// A field value ready to be stored: absent (left at the default, not in the fields set),
 /// `None`, or an object.
-pub type FieldValue<'py> = Slot<Bound<'py, PyAny>>;
+pub type FieldValue<'py> = Presence<Bound<'py, PyAny>>;
 
 /// A new `str` from UTF-8 the parser has already validated.
 pub fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
     // SAFETY: `ascii` is checked here.
-    unsafe { new_str_known(py, text, text.is_ascii()) }
+    unsafe { new_str_trusting_ascii(py, text, text.is_ascii()) }
 }
 
 /// [`new_str`] for text the caller knows to be ASCII: then it is copied in without a check;
@@ -31,7 +32,7 @@ pub fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> 
 ///
 /// # Safety
 /// `ascii` may be true only if `text` is ASCII: a `str` flagged ASCII must hold only ASCII.
-pub unsafe fn new_str_known<'py>(
+pub unsafe fn new_str_trusting_ascii<'py>(
     py: Python<'py>,
     text: &str,
     ascii: bool,
@@ -45,11 +46,7 @@ pub unsafe fn new_str_known<'py>(
 }
 
 fn new_non_ascii_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> {
-    let Ok(len) = ffi::Py_ssize_t::try_from(text.len()) else {
-        return Err(pyo3::exceptions::PyOverflowError::new_err(
-            "string too long",
-        ));
-    };
+    let len = py_size(text.len(), "string")?;
     // SAFETY: the pointer and length describe a live `&str`; the result is an owned reference.
     unsafe {
         Bound::from_owned_ptr_or_err(
@@ -73,9 +70,7 @@ pub fn new_list_of<'py, T>(
     items: impl ExactSizeIterator<Item = T>,
     mut make: impl FnMut(T) -> PyResult<Bound<'py, PyAny>>,
 ) -> PyResult<Bound<'py, PyAny>> {
-    let Ok(len) = ffi::Py_ssize_t::try_from(items.len()) else {
-        return Err(pyo3::exceptions::PyOverflowError::new_err("list too long"));
-    };
+    let len = py_size(items.len(), "list")?;
     // SAFETY: a new list of `len` NULL slots is filled at most once per slot; it is returned
     // only when every slot was filled, and otherwise dropped with the slots filled so far
     // (list_dealloc skips NULLs).
@@ -111,7 +106,7 @@ pub fn new_run_status<'py>(
         let given = model.fields_set_template(message.is_present(), warnings.is_present());
         let fields_set = Bound::from_owned_ptr_or_err(py, ffi::PySet_New(given.as_ptr()))?;
         for (field, value) in [(Field::Message, message), (Field::Warnings, warnings)] {
-            if let Slot::Value(value) = value {
+            if let Presence::Value(value) = value {
                 let key = model.key(field).as_ptr();
                 if ffi::PyDict_SetItem(dict.as_ptr(), key, value.as_ptr()) != 0 {
                     return Err(PyErr::fetch(py));
@@ -141,11 +136,7 @@ pub fn is_exact_str(object: &Bound<'_, PyAny>) -> bool {
 /// A new `str` from UTF-8 in which lone surrogates may be encoded as `surrogatepass` writes
 /// them (the columnar store keeps strings this way so that any Python `str` round-trips).
 pub fn new_str_surrogatepass<'py>(py: Python<'py>, bytes: &[u8]) -> PyResult<Bound<'py, PyAny>> {
-    let Ok(len) = ffi::Py_ssize_t::try_from(bytes.len()) else {
-        return Err(pyo3::exceptions::PyOverflowError::new_err(
-            "string too long",
-        ));
-    };
+    let len = py_size(bytes.len(), "string")?;
     // SAFETY: the pointer and length describe a live byte slice; the error handler name is a
     // NUL-terminated static string; the result is an owned reference or NULL with an error set.
     unsafe {
@@ -166,9 +157,7 @@ pub fn new_named_tuple<'py, const N: usize>(
     class: &Bound<'py, PyType>,
     items: [Bound<'py, PyAny>; N],
 ) -> PyResult<Bound<'py, PyAny>> {
-    let Ok(len) = ffi::Py_ssize_t::try_from(N) else {
-        return Err(pyo3::exceptions::PyOverflowError::new_err("tuple too long"));
-    };
+    let len = py_size(N, "tuple")?;
     // SAFETY: the class is a tuple subclass with a tuple's layout, so its allocation has room
     // for `len` items; each slot is set once, with a new reference, before the tuple is used.
     unsafe {

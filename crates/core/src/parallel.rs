@@ -10,9 +10,8 @@ use crate::columns::Builder;
 use crate::error::Error;
 use crate::parse::parse_status;
 
-/// Below this many payloads per thread, a thread does not pay for itself: on a shared 2-core
-/// machine two threads only gained clearly from ~10^5 payloads on (a payload costs ~70-150 ns
-/// here, merging a chunk's strings and starting a thread tens of µs).
+/// Below this many payloads per thread, a thread does not pay for itself: starting it and
+/// merging its chunk's strings cost more than parsing a few thousand payloads.
 pub const MIN_PER_THREAD: usize = 4096;
 
 /// The number of threads to use when the caller does not say.

@@ -15,7 +15,7 @@ use foldhash::SharedSeed;
 use hashbrown::hash_table::{self, HashTable};
 
 use crate::error::Error;
-use crate::parse::{ParsedStatus, Slot};
+use crate::parse::{ParsedStatus, Presence};
 use crate::status::StatusCode;
 
 /// The code of an entry whose payload the reference rejects.
@@ -26,11 +26,11 @@ const NULL: u8 = 1;
 const VALUE: u8 = 2;
 const ID_BYTES: usize = 4;
 
-fn presence_of<T>(slot: &Slot<T>) -> u8 {
+fn presence_of<T>(slot: &Presence<T>) -> u8 {
     match slot {
-        Slot::Absent => ABSENT,
-        Slot::Null => NULL,
-        Slot::Value(_) => VALUE,
+        Presence::Absent => ABSENT,
+        Presence::Null => NULL,
+        Presence::Value(_) => VALUE,
     }
 }
 
@@ -174,29 +174,29 @@ impl Interner {
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Entry<'a> {
     pub status: StatusCode,
-    pub message: Slot<&'a [u8]>,
-    pub warnings: Slot<Vec<&'a [u8]>>,
+    pub message: Presence<&'a [u8]>,
+    pub warnings: Presence<Vec<&'a [u8]>>,
 }
 
 /// One entry, owned: the latest state of a tracked job.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct OwnedEntry {
     pub status: StatusCode,
-    pub message: Slot<Box<[u8]>>,
-    pub warnings: Slot<Vec<Box<[u8]>>>,
+    pub message: Presence<Box<[u8]>>,
+    pub warnings: Presence<Vec<Box<[u8]>>>,
 }
 
 impl OwnedEntry {
     /// Whether `entry` holds the same values, compared without allocating.
     pub fn same_as(&self, entry: &Entry<'_>) -> bool {
         let message = match (&self.message, &entry.message) {
-            (Slot::Absent, Slot::Absent) | (Slot::Null, Slot::Null) => true,
-            (Slot::Value(mine), Slot::Value(theirs)) => **mine == **theirs,
+            (Presence::Absent, Presence::Absent) | (Presence::Null, Presence::Null) => true,
+            (Presence::Value(mine), Presence::Value(theirs)) => **mine == **theirs,
             _ => false,
         };
         let warnings = match (&self.warnings, &entry.warnings) {
-            (Slot::Absent, Slot::Absent) | (Slot::Null, Slot::Null) => true,
-            (Slot::Value(mine), Slot::Value(theirs)) => {
+            (Presence::Absent, Presence::Absent) | (Presence::Null, Presence::Null) => true,
+            (Presence::Value(mine), Presence::Value(theirs)) => {
                 mine.len() == theirs.len() && mine.iter().zip(theirs).all(|(a, &b)| **a == *b)
             }
             _ => false,
@@ -208,14 +208,16 @@ impl OwnedEntry {
         Entry {
             status: self.status,
             message: match &self.message {
-                Slot::Absent => Slot::Absent,
-                Slot::Null => Slot::Null,
-                Slot::Value(text) => Slot::Value(text),
+                Presence::Absent => Presence::Absent,
+                Presence::Null => Presence::Null,
+                Presence::Value(text) => Presence::Value(text),
             },
             warnings: match &self.warnings {
-                Slot::Absent => Slot::Absent,
-                Slot::Null => Slot::Null,
-                Slot::Value(items) => Slot::Value(items.iter().map(|item| &**item).collect()),
+                Presence::Absent => Presence::Absent,
+                Presence::Null => Presence::Null,
+                Presence::Value(items) => {
+                    Presence::Value(items.iter().map(|item| &**item).collect())
+                }
             },
         }
     }
@@ -226,15 +228,15 @@ impl Entry<'_> {
         OwnedEntry {
             status: self.status,
             message: match &self.message {
-                Slot::Absent => Slot::Absent,
-                Slot::Null => Slot::Null,
-                Slot::Value(text) => Slot::Value(Box::from(*text)),
+                Presence::Absent => Presence::Absent,
+                Presence::Null => Presence::Null,
+                Presence::Value(text) => Presence::Value(Box::from(*text)),
             },
             warnings: match &self.warnings {
-                Slot::Absent => Slot::Absent,
-                Slot::Null => Slot::Null,
-                Slot::Value(items) => {
-                    Slot::Value(items.iter().map(|&item| Box::from(item)).collect())
+                Presence::Absent => Presence::Absent,
+                Presence::Null => Presence::Null,
+                Presence::Value(items) => {
+                    Presence::Value(items.iter().map(|&item| Box::from(item)).collect())
                 }
             },
         }
@@ -310,21 +312,21 @@ impl Columns {
         let status = StatusCode::from_code(*self.codes.get(index)?)?;
         let presence = *self.presence.get(index)?;
         let message = match presence & 3 {
-            NULL => Slot::Null,
-            VALUE => Slot::Value(self.strings.get(*self.message.get(index)?)?),
-            _ => Slot::Absent,
+            NULL => Presence::Null,
+            VALUE => Presence::Value(self.strings.get(*self.message.get(index)?)?),
+            _ => Presence::Absent,
         };
         let warnings = match (presence >> 2) & 3 {
-            NULL => Slot::Null,
+            NULL => Presence::Null,
             VALUE => {
                 let list = self.lists.get(*self.warnings.get(index)?)?;
                 let mut items = Vec::with_capacity(list.len() / ID_BYTES);
                 for id in ids_from_bytes(list).ok()? {
                     items.push(self.strings.get(id)?);
                 }
-                Slot::Value(items)
+                Presence::Value(items)
             }
-            _ => Slot::Absent,
+            _ => Presence::Absent,
         };
         Some(Entry {
             status,
@@ -459,16 +461,16 @@ impl Builder {
     fn encode<'x>(
         &mut self,
         status: StatusCode,
-        message: &Slot<&'x [u8]>,
-        warnings: Slot<impl Iterator<Item = &'x [u8]>>,
+        message: &Presence<&'x [u8]>,
+        warnings: Presence<impl Iterator<Item = &'x [u8]>>,
     ) -> Result<(u8, u8, u32, u32), Error> {
         let presence = presence_of(message) | presence_of(&warnings) << 2;
         let message_id = match message {
-            Slot::Value(text) => self.strings.intern(text)?,
+            Presence::Value(text) => self.strings.intern(text)?,
             _ => 0,
         };
         let warnings_id = match warnings {
-            Slot::Value(items) => self.intern_list(items)?,
+            Presence::Value(items) => self.intern_list(items)?,
             _ => 0,
         };
         Ok((status as u8, presence, message_id, warnings_id))
@@ -483,14 +485,14 @@ impl Builder {
 
     pub fn push_parsed(&mut self, parsed: &ParsedStatus<'_>) -> Result<(), Error> {
         let message = match &parsed.message {
-            Slot::Absent => Slot::Absent,
-            Slot::Null => Slot::Null,
-            Slot::Value(text) => Slot::Value(text.as_bytes()),
+            Presence::Absent => Presence::Absent,
+            Presence::Null => Presence::Null,
+            Presence::Value(text) => Presence::Value(text.as_bytes()),
         };
         let warnings = match &parsed.warnings {
-            Slot::Absent => Slot::Absent,
-            Slot::Null => Slot::Null,
-            Slot::Value(items) => Slot::Value(items.iter().map(str::as_bytes)),
+            Presence::Absent => Presence::Absent,
+            Presence::Null => Presence::Null,
+            Presence::Value(items) => Presence::Value(items.iter().map(str::as_bytes)),
         };
         let encoded = self.encode(parsed.status, &message, warnings)?;
         self.push_encoded(encoded);
@@ -589,11 +591,11 @@ impl Builder {
     }
 }
 
-fn entry_warnings<'e, 'x>(entry: &'e Entry<'x>) -> Slot<impl Iterator<Item = &'x [u8]> + 'e> {
+fn entry_warnings<'e, 'x>(entry: &'e Entry<'x>) -> Presence<impl Iterator<Item = &'x [u8]> + 'e> {
     match &entry.warnings {
-        Slot::Absent => Slot::Absent,
-        Slot::Null => Slot::Null,
-        Slot::Value(items) => Slot::Value(items.iter().copied()),
+        Presence::Absent => Presence::Absent,
+        Presence::Null => Presence::Null,
+        Presence::Value(items) => Presence::Value(items.iter().copied()),
     }
 }
 
@@ -626,11 +628,11 @@ mod tests {
         let columns = build(&DOCS);
         assert_eq!(columns.codes(), &[3, 2, INVALID, 3, 4]);
         let first = columns.entry(0).unwrap();
-        assert_eq!(first.message, Slot::Value(&b"boom"[..]));
-        assert_eq!(first.warnings, Slot::Value(vec![&b"a"[..], b"b"]));
+        assert_eq!(first.message, Presence::Value(&b"boom"[..]));
+        assert_eq!(first.warnings, Presence::Value(vec![&b"a"[..], b"b"]));
         assert_eq!(columns.entry(3), Some(first));
-        assert_eq!(columns.entry(1).unwrap().message, Slot::Null);
-        assert_eq!(columns.entry(1).unwrap().warnings, Slot::Absent);
+        assert_eq!(columns.entry(1).unwrap().message, Presence::Null);
+        assert_eq!(columns.entry(1).unwrap().warnings, Presence::Absent);
         assert_eq!(columns.entry(2), None);
         assert_eq!(columns.entry(5), None);
         // "boom", "a", "b": "a" as a message is the warning's string.

@@ -59,9 +59,62 @@ impl StatusCode {
     }
 }
 
+/// One value per job state, looked up by its code without a bounds check.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct PerStatus<T>([T; 5]);
+
+impl<T> PerStatus<T> {
+    /// The table of what `make` makes of each state, in [`StatusCode::ALL`]'s order; the first
+    /// error stops it.
+    pub fn try_new<E>(mut make: impl FnMut(StatusCode) -> Result<T, E>) -> Result<Self, E> {
+        let [a, b, c, d, e] = StatusCode::ALL;
+        Ok(PerStatus([
+            make(a)?,
+            make(b)?,
+            make(c)?,
+            make(d)?,
+            make(e)?,
+        ]))
+    }
+
+    pub fn get(&self, status: StatusCode) -> &T {
+        let [pending_compilation, pending_execution, ready, failed, aborted] = &self.0;
+        match status {
+            StatusCode::PendingCompilation => pending_compilation,
+            StatusCode::PendingExecution => pending_execution,
+            StatusCode::Ready => ready,
+            StatusCode::Failed => failed,
+            StatusCode::Aborted => aborted,
+        }
+    }
+
+    /// Each state with its value, in [`StatusCode::ALL`]'s order.
+    pub fn iter(&self) -> impl Iterator<Item = (StatusCode, &T)> {
+        StatusCode::ALL.into_iter().zip(&self.0)
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn a_per_status_table_finds_each_state_where_it_was_made() {
+        let table = PerStatus::try_new(|status| Ok::<_, ()>(status.value())).unwrap();
+        for status in StatusCode::ALL {
+            assert_eq!(*table.get(status), status.value());
+        }
+        let order: Vec<_> = table.iter().map(|(status, _)| status).collect();
+        assert_eq!(order, StatusCode::ALL);
+        assert_eq!(
+            PerStatus::try_new(|status| if status == StatusCode::Ready {
+                Err(status)
+            } else {
+                Ok(())
+            }),
+            Err(StatusCode::Ready)
+        );
+    }
 
     #[test]
     fn values_round_trip() {

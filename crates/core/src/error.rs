@@ -1,9 +1,7 @@
-//! The errors of the native core, and their one conversion into Python exceptions.
+//! The errors of the core: why a document was not parsed, or a state not restored. The
+//! bindings turn them into Python exceptions, in one place.
 
 use std::fmt;
-
-use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
-use pyo3::PyErr;
 
 /// A field of the job-status object.
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
@@ -24,7 +22,7 @@ impl Field {
     }
 }
 
-/// Why the native core did not produce a `RunStatus`.
+/// Why the core did not produce a parsed status, a column store or a parallel parse.
 ///
 /// The single-payload entry points never raise these: they hand the input to the pure-Python
 /// path, whose exception is the reference's own. The variants say why, for tests and batches.
@@ -45,21 +43,12 @@ pub enum Error {
     WrongType(Field),
     /// A field's key appears more than once (the reference silently keeps the last one).
     DuplicateKey(Field),
-    /// The input is valid but of a form only the pure path reproduces exactly (a `str`
-    /// subclass, a non-`str` key, a tuple for a list, ...).
-    Unusual,
-    /// The native functions were called before `init` registered the model classes.
-    NotInitialised,
-    /// `init` was given classes that do not have the shape of the model.
-    BadModel(&'static str),
     /// A batch would hold more distinct strings or lists than a `u32` id can number.
     TooLarge,
     /// A pickled batch or tracker state is inconsistent (truncated or not ours).
     BadState(&'static str),
     /// A worker thread of a parallel parse stopped without a result.
     WorkerFailed,
-    /// A list being built received fewer items than it was made for.
-    ShortList,
 }
 
 impl fmt::Display for Error {
@@ -72,13 +61,9 @@ impl fmt::Display for Error {
             Error::UnknownStatus => f.write_str("'status' is not a known job status"),
             Error::WrongType(field) => write!(f, "'{}' has the wrong type", field.name()),
             Error::DuplicateKey(field) => write!(f, "the key '{}' appears twice", field.name()),
-            Error::Unusual => f.write_str("input of a form only the pure path handles"),
-            Error::NotInitialised => f.write_str("iqm_runstatus._core.init() has not been called"),
-            Error::BadModel(why) => write!(f, "not the RunStatus model: {why}"),
             Error::TooLarge => f.write_str("too many distinct strings for one batch"),
             Error::BadState(why) => write!(f, "not a valid batch state: {why}"),
             Error::WorkerFailed => f.write_str("a parse worker thread failed"),
-            Error::ShortList => f.write_str("a list received fewer items than its length"),
         }
     }
 }
@@ -88,27 +73,5 @@ impl std::error::Error for Error {}
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {
         Error::Json(err)
-    }
-}
-
-impl From<Error> for PyErr {
-    fn from(err: Error) -> PyErr {
-        let message = err.to_string();
-        match err {
-            Error::NotInitialised | Error::WorkerFailed | Error::ShortList => {
-                PyRuntimeError::new_err(message)
-            }
-            Error::TooLarge => PyOverflowError::new_err(message),
-            Error::BadState(_) => PyValueError::new_err(message),
-            Error::BadModel(_) | Error::NotAnObject | Error::Unusual => {
-                PyTypeError::new_err(message)
-            }
-            Error::Json(_)
-            | Error::TooManyDigits
-            | Error::MissingStatus
-            | Error::UnknownStatus
-            | Error::WrongType(_)
-            | Error::DuplicateKey(_) => PyValueError::new_err(message),
-        }
     }
 }
