@@ -16,7 +16,7 @@ PIP := $(PY) -m pip
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs crates/core/src/*.rs crates/core/src/*/*.rs) Cargo.toml crates/core/Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help check-python check-reference-python venv build run test test-rust test-py test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
+.PHONY: help check-core-is-pure check-python check-reference-python venv build run test test-rust test-py test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -51,8 +51,10 @@ run: build ## build, then compare the Rust path with the pure-Python path on a g
 
 test: check-reference-python build test-rust test-py ## build, then run every test (cargo test and pytest)
 
+# The core's tests run with no interpreter configured: it must not link one.
 test-rust: $(INSTALLED) ## run the Rust unit tests (the core's need no interpreter; the bindings' link it)
-	PYO3_PYTHON=$(abspath $(PY)) cargo test --workspace --quiet
+	env -u PYO3_PYTHON -u VIRTUAL_ENV cargo test -p iqm_runstatus_core --quiet
+	PYO3_PYTHON=$(abspath $(PY)) cargo test -p iqm_runstatus --quiet
 
 test-py: check-reference-python build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
 	$(PY) -m pytest -q --benchmark-disable
@@ -108,7 +110,13 @@ check-next-python:
 		cargo clippy --quiet -- -D warnings
 
 # stubtest compares the stub with the built module, hence the build.
-lint: $(VENV)/.built-release check-next-python ## cargo fmt/clippy (also for the next CPython), ruff, mypy, user-code typing and stubtest
+# The core stays free of Python: no pyo3 among its dependencies, so Rust users and the fuzz
+# targets link it alone.
+check-core-is-pure:
+	@if cargo tree -p iqm_runstatus_core --edges normal,build --prefix none | grep -q '^pyo3'; then \
+		echo "iqm_runstatus_core depends on pyo3: the core must build without Python" >&2; exit 1; fi
+
+lint: $(VENV)/.built-release check-next-python check-core-is-pure ## cargo fmt/clippy (also for the next CPython), ruff, mypy, user-code typing and stubtest
 	cargo fmt --all --check
 	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --workspace --all-targets --quiet -- -D warnings
 	$(VENV)/bin/ruff check python tests benches

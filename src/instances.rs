@@ -32,6 +32,8 @@ pub fn new_str<'py>(py: Python<'py>, text: &str) -> PyResult<Bound<'py, PyAny>> 
 ///
 /// # Safety
 /// `ascii` may be true only if `text` is ASCII: a `str` flagged ASCII must hold only ASCII.
+// Inlined: it is on the path of every string a single payload builds.
+#[inline(always)]
 pub unsafe fn new_str_trusting_ascii<'py>(
     py: Python<'py>,
     text: &str,

@@ -83,6 +83,17 @@ pub fn core_to_py(err: CoreError) -> PyErr {
 
 /// A length as CPython's `Py_ssize_t`, or the `OverflowError` that says which `what` (a
 /// string, a list) was too long: every object built from a Rust length goes through here.
+/// Inlined, with the error apart: it sits on the path of every string a parse builds.
+#[inline(always)]
 pub fn py_size(len: usize, what: &'static str) -> PyResult<ffi::Py_ssize_t> {
-    ffi::Py_ssize_t::try_from(len).map_err(|_| PyOverflowError::new_err(format!("{what} too long")))
+    match ffi::Py_ssize_t::try_from(len) {
+        Ok(len) => Ok(len),
+        Err(_) => Err(too_long(what)),
+    }
+}
+
+#[cold]
+#[inline(never)]
+fn too_long(what: &'static str) -> PyErr {
+    PyOverflowError::new_err(format!("{what} too long"))
 }
