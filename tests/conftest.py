@@ -1,5 +1,5 @@
 """What pytest loads for every test: the hypothesis profile and the test markers. The shared
-helpers and strategies are in ``support.py``."""
+helpers and strategies are in the ``support`` package."""
 
 from __future__ import annotations
 

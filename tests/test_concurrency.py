@@ -28,7 +28,8 @@ import numpy
 import pytest
 from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch
 from iqm_runstatus._workload import generate_payloads
-from support import EDGE_DOCUMENTS, attempt, describe_model, outcome
+from support.json_text import EDGE_DOCUMENTS
+from support.outcomes import attempt, describe_model, outcome
 
 THREADS = 8
 ROUNDS = 20

@@ -15,7 +15,7 @@ import os
 import subprocess
 import sys
 
-from support import ON_COLLECT
+from support.scripts import ON_COLLECT
 
 SCRIPT = r"""
 import copy, faulthandler, gc, json, os, sys

@@ -19,7 +19,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from iqm_runstatus import NATIVE, RunStatus, pure_from_dict, pure_from_json
-from support import outcome, status_dicts, valid_documents, valid_payloads
+from support.json_text import valid_documents
+from support.outcomes import outcome
+from support.strategies import status_dicts, valid_payloads
 
 pytestmark = pytest.mark.skipif(not NATIVE, reason="compares the native path with the pure path")
 

@@ -20,7 +20,7 @@ from typing import Any
 
 import pytest
 from iqm_runstatus import RunStatus, StatusBatch
-from support import run_reporting_script
+from support.scripts import run_reporting_script
 
 HUNDRED_MB = 100 * 1024 * 1024
 DEPTH = 10**6

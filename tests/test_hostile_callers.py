@@ -18,7 +18,7 @@ import textwrap
 from typing import Any, Optional
 
 import pytest
-from support import ON_COLLECT, run_reporting_script
+from support.scripts import ON_COLLECT, run_reporting_script
 
 # Shared by the scripts: a finalizer that runs `action` once it is collected, and a check that
 # a str's characters agree with its ASCII flag (a str wrongly flagged ASCII reads bytes >= 128).

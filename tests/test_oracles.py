@@ -15,18 +15,11 @@ import pytest
 import reference_model
 from hypothesis import given, settings
 from iqm_runstatus import pure_from_dict, pure_from_json
-from support import (
-    EDGE_DOCUMENTS,
-    ORACLE,
-    STATUS_VALUES,
-    describe_model,
-    outcome,
-    pydantic_validate_json,
-    pydantic_validate_python,
-    raw_documents,
-    raw_forms,
-    status_dicts,
-)
+from support.differential import raw_forms
+from support.json_text import EDGE_DOCUMENTS, raw_documents
+from support.oracle import ORACLE, STATUS_VALUES, pydantic_validate_json, pydantic_validate_python
+from support.outcomes import describe_model, outcome
+from support.strategies import status_dicts
 from test_compat import _field_docstrings
 from test_parity import DICT_CASES, NON_DICT_CASES
 

@@ -1,6 +1,6 @@
 """Differential tests: every entry point against iqm-client 17.2 (or pydantic) on the same input.
 
-Generated cases come from the strategies in ``support.py``; the explicit cases below name each
+Generated cases come from the strategies in ``support``; the explicit cases below name each
 kind of bad input once, so a regression shows up by name and not only as a shrunk example.
 """
 
@@ -15,26 +15,23 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from iqm_runstatus import RunStatus, Status
-from support import (
-    EDGE_DOCUMENTS,
-    STATUS_VALUES,
-    RefStatus,
-    StrSub,
+from support.differential import (
     check_from_dict,
     check_from_json,
     check_model_validate,
     check_model_validate_json,
-    invalid_payloads,
+)
+from support.json_text import EDGE_DOCUMENTS, raw_documents, valid_documents
+from support.oracle import (
+    STATUS_VALUES,
+    RefStatus,
     oracle_from_dict,
     oracle_from_json,
     oracle_model_validate,
     oracle_model_validate_json,
-    outcome,
-    raw_documents,
-    status_dicts,
-    valid_documents,
-    valid_payloads,
 )
+from support.outcomes import outcome
+from support.strategies import StrSub, invalid_payloads, status_dicts, valid_payloads
 
 # --------------------------------------------------------------------------------------------
 # Generated cases

@@ -22,7 +22,7 @@ from iqm_runstatus import (
     patched_iqm_client,
     unpatch_iqm_client,
 )
-from support import run_reporting_script
+from support.scripts import run_reporting_script
 
 MODULES = (client_module, iqm.iqm_client)
 NAMES = ("RunStatus", "Status")

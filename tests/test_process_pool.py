@@ -21,7 +21,8 @@ import iqm_runstatus
 import pytest
 from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch
 from iqm_runstatus._workload import generate_payloads
-from support import EDGE_DOCUMENTS, describe_exception, describe_model
+from support.json_text import EDGE_DOCUMENTS
+from support.outcomes import describe_exception, describe_model
 
 PAYLOADS: list[str | bytes] = [
     b'{"status": "ready"}',

@@ -16,7 +16,8 @@ from typing import Any
 import iqm_runstatus
 import pytest
 from iqm_runstatus import RunStatus
-from support import EDGE_DOCUMENTS, outcome
+from support.json_text import EDGE_DOCUMENTS
+from support.outcomes import outcome
 
 TESTS_DIR = Path(__file__).resolve().parent
 # The directory that holds the imported package, so the child imports the very same copy.
@@ -42,7 +43,7 @@ JSON_DOCUMENTS: list[str | bytes] = list(EDGE_DOCUMENTS.values())
 CHILD_SCRIPT = """
 import json, pickle, sys
 sys.path.insert(0, sys.argv[1])
-from support import outcome
+from support.outcomes import outcome
 import iqm_runstatus
 from iqm_runstatus import RunStatus
 

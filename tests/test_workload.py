@@ -13,7 +13,7 @@ import pytest
 from iqm_runstatus import RunStatus
 from iqm_runstatus.__main__ import main
 from iqm_runstatus._workload import THREE_PAYLOADS, generate_payloads, iter_payloads
-from support import RefRunStatus
+from support.oracle import RefRunStatus
 
 
 def _outcome(fn: Callable[[bytes], Any], raw: bytes) -> object:
