@@ -8,7 +8,6 @@ import json
 import multiprocessing
 import os
 import pickle
-import subprocess
 import sys
 import threading
 import time
@@ -24,6 +23,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from iqm_runstatus import PayloadError, RunStatus, Status, StatusBatch, parse_many
 from iqm_runstatus._workload import generate_payloads
+from support.scripts import run_python
 
 CODE = {status: code for code, status in enumerate(Status)}
 
@@ -712,9 +712,7 @@ assert parse_many([failed])[0] == iqm_runstatus.RunStatus.from_json(failed)
 print("ok")
 """
     env = {**os.environ, "IQM_RUNSTATUS_PURE": "1"}
-    completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
-    )
+    completed = run_python("-c", script, env=env)
     assert completed.stdout.strip() == "ok", completed.stderr
 
 

@@ -11,18 +11,17 @@ crash, a hang, a ``SystemError`` or a ``PanicException``, and every string must 
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
+from support.scripts import IMPORT_SUPPORT, run_python
 
-from support.scripts import ON_COLLECT
-
-SCRIPT = r"""
-import copy, faulthandler, gc, json, os, sys
+SCRIPT = (
+    IMPORT_SUPPORT
+    + r"""
+import copy, faulthandler, gc, json, os
 faulthandler.enable()
 from hypothesis import HealthCheck, given, settings, strategies as st
 from iqm_runstatus import JobTracker, RunStatus, StatusBatch, parse_many, _core, _model
 from iqm_runstatus import pure_from_dict, pure_from_json
+from support.scripts import OnCollect
 
 def sound(text):
     return text.isascii() == all(ord(c) < 128 for c in text)
@@ -45,7 +44,6 @@ def outcome(fn, arg):
     result = settle(fn, arg)
     return state(result[1]) if result[0] == "ok" else result
 
-# the OnCollect class of support.py
 def pure_json(raw):
     return pure_from_json(bytes(raw) if isinstance(raw, (bytearray, memoryview)) else raw)
 
@@ -201,19 +199,9 @@ def fuzz(data):
 fuzz()
 print(json.dumps({"examples": EXAMPLES}))
 """
-
-
-SCRIPT = SCRIPT.replace("# the OnCollect class of support.py\n", ON_COLLECT)
+)
 
 
 def test_every_entry_point_with_a_finalizer_armed() -> None:
     """No crash, hang or internal error whatever a finalizer does during a call."""
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env=dict(os.environ),
-    )
-    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-5000:])
+    run_python("-c", SCRIPT, timeout=600)

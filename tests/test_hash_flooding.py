@@ -11,8 +11,9 @@ Each case runs in a fresh interpreter (``support.scripts.run_reporting_script``)
 the results and reports the time for the patterned strings over the time for as many random
 strings of the same length, taken in turns: about 1 with a sound hash, whatever the machine
 and its load. With the old hash it was over 100 for crafted messages, about 30 for counters as
-messages and about 17 for crafted job ids (counters as job ids were spared). No absolute time is asserted;
-``src/columns.rs`` checks the spread of the hash itself on these and other patterned sets.
+messages and about 17 for crafted job ids (counters as job ids were spared). No absolute time
+is asserted; ``src/columns.rs`` checks the spread of the hash itself on these and other
+patterned sets.
 """
 
 from __future__ import annotations

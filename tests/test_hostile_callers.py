@@ -18,17 +18,17 @@ import textwrap
 from typing import Any, Optional
 
 import pytest
-from support.scripts import ON_COLLECT, run_reporting_script
+from support.scripts import IMPORT_SUPPORT, run_reporting_script
 
 # Shared by the scripts: a finalizer that runs `action` once it is collected, and a check that
 # a str's characters agree with its ASCII flag (a str wrongly flagged ASCII reads bytes >= 128).
-PRELUDE = """
+PRELUDE = (
+    IMPORT_SUPPORT
+    + """
 import gc, json, sys
 from iqm_runstatus import RunStatus, StatusBatch, JobTracker, parse_many
 from iqm_runstatus import pure_from_dict, pure_from_json
-"""
-PRELUDE += ON_COLLECT
-PRELUDE += """
+from support.scripts import OnCollect
 
 counted = []
 
@@ -55,6 +55,7 @@ def outcome(fn, arg):
     except Exception as exc:
         return ["err", type(exc).__name__, str(exc)]
 """
+)
 
 
 def run(body: str, env: Optional[dict[str, str]] = None) -> dict[str, Any]:

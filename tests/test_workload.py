@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 from collections import Counter
 from pathlib import Path
 from typing import Any, Callable
@@ -14,6 +12,7 @@ from iqm_runstatus import RunStatus
 from iqm_runstatus.__main__ import main
 from iqm_runstatus._workload import THREE_PAYLOADS, generate_payloads, iter_payloads
 from support.oracle import RefRunStatus
+from support.scripts import run_python
 
 
 def _outcome(fn: Callable[[bytes], Any], raw: bytes) -> object:
@@ -107,11 +106,7 @@ def test_cli_generate_writes_the_payloads_as_ndjson(tmp_path: Path) -> None:
 
 
 def test_cli_generate_to_stdout() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "iqm_runstatus", "generate", "--count", "20", "-"],
-        capture_output=True,
-        check=True,
-    )
+    proc = run_python("-m", "iqm_runstatus", "generate", "--count", "20", "-", text=False)
     assert proc.stdout.splitlines() == generate_payloads(20)
 
 
