@@ -24,6 +24,7 @@ __all__ = [
     "describe_exception",
     "describe_model",
     "describe_value",
+    "is_sound",
     "outcome",
     "register_model",
     "squash",
@@ -54,14 +55,24 @@ def squash(text: str) -> str:
     return _ADDRESS.sub("0x?", text)
 
 
+def is_sound(text: str) -> bool:
+    """Whether the str's ASCII flag agrees with its characters: a str built with the flag set
+    but holding bytes >= 128 compares and hashes like a sound one, yet reads wrongly."""
+    return text.isascii() == (max(text, default="\x00") < "\x80")
+
+
 def describe_value(value: Any) -> Any:
-    """A value as a comparable structure that keeps exact types (str vs str subclass, enums)."""
+    """A value as a comparable structure that keeps exact types (str vs str subclass, enums);
+    a str is checked to be sound (:func:`is_sound`)."""
     if value is None or type(value) in (bool, int):
         return value
     if isinstance(value, enum.Enum):
         return ("enum", type(value).__name__, value.name, describe_value(value.value))
     if type(value) is str:
-        return ("str", squash(value) if len(value) > _LONG else value)
+        if len(value) > _LONG:
+            return ("str", squash(value))
+        assert is_sound(value), f"a str's ASCII flag does not match its characters: {value!r}"
+        return ("str", value)
     if type(value) is float:
         return ("float", repr(value))
     if type(value) is list:
@@ -155,7 +166,11 @@ def describe_exception(exc: BaseException) -> tuple[Any, ...]:
 
 
 def outcome(fn: Callable[..., Any], *args: Any) -> tuple[Any, ...]:
-    """``('ok', description)`` of ``fn(*args)``, or ``('err', type, str, details)``."""
+    """``('ok', description)`` of ``fn(*args)``, or ``('err', type, str, details)``.
+
+    ``fn`` is the first thing called, so a collection armed just before ``outcome`` runs inside
+    ``fn`` (the hostile-caller scripts rely on it, and check it).
+    """
     try:
         result = fn(*args)
     except Exception as exc:
