@@ -19,11 +19,12 @@ from typing import Any
 
 import numpy
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from iqm_runstatus import PayloadError, RunStatus, Status, StatusBatch, parse_many
 from iqm_runstatus._workload import generate_payloads
 from support.outcomes import outcome
+from support.profiles import examples
 from support.scripts import run_python
 
 CODE = {status: code for code, status in enumerate(Status)}
@@ -196,7 +197,7 @@ def payloads(draw: st.DrawFn) -> Any:
     return raw.encode()
 
 
-@settings(max_examples=150, deadline=None)
+@examples(150, deadline=None)
 @given(st.lists(payloads(), max_size=20), st.integers(1, 3))
 def test_batch_equals_single_on_generated_input(items: list[Any], threads: int) -> None:
     assert_matches(StatusBatch.from_payloads(items, threads=threads), items)
@@ -441,7 +442,7 @@ def json_arrays(draw: st.DrawFn) -> tuple[Any, list[Any]]:
     return (memoryview(data) if form == "memoryview" else data), elements
 
 
-@settings(max_examples=200, deadline=None)
+@examples(200, deadline=None)
 @given(json_arrays(), st.integers(1, 3))
 def test_array_entries_equal_from_json_of_each_element(
     array: tuple[Any, list[Any]], threads: int
@@ -482,7 +483,7 @@ def mangled_arrays(draw: st.DrawFn) -> Any:
     return data
 
 
-@settings(max_examples=400, deadline=None)
+@examples(400, deadline=None)
 @given(mangled_arrays())
 def test_an_invalid_array_raises_what_json_loads_raises(raw: Any) -> None:
     """A document json.loads refuses raises its exception, type and message (position

@@ -6,12 +6,19 @@ pytest), with collections at nearly every allocation so the finalizer runs mid-c
 CPython 3.11 and older (newer versions run it at the next bytecode). Each result or exception
 must be the pure path's for the input as it was before the call or as it is after it, never a
 crash, a hang, a ``SystemError`` or a ``PanicException``, and every string must be sound.
-``FUZZ_EXAMPLES`` sets the examples (default 400, sized for ``make test``).
+It runs 400 examples, scaled by the hypothesis profile (``support.profiles``);
+``FUZZ_EXAMPLES`` sets them instead.
 """
 
 from __future__ import annotations
 
+import json
+import os
+
+from support.profiles import scale
 from support.scripts import IMPORT_SUPPORT, run_python
+
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", scale(400)))
 
 SCRIPT = (
     IMPORT_SUPPORT
@@ -126,7 +133,7 @@ def check_entries(batch):
         if got[0] == "ok":
             checked(got[1])
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
+EXAMPLES = int(os.environ["FUZZ_EXAMPLES"])
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
@@ -200,4 +207,5 @@ print(json.dumps({"examples": EXAMPLES}))
 
 def test_every_entry_point_with_a_finalizer_armed() -> None:
     """No crash, hang or internal error whatever a finalizer does during a call."""
-    run_python("-c", SCRIPT, timeout=600)
+    done = run_python("-c", SCRIPT, env=dict(os.environ, FUZZ_EXAMPLES=str(EXAMPLES)), timeout=600)
+    assert json.loads(done.stdout.splitlines()[-1]) == {"examples": EXAMPLES}
