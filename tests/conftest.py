@@ -1,5 +1,6 @@
-"""What pytest loads for every test: the hypothesis profile and the test markers. The shared
-helpers and strategies are in the ``support`` package."""
+"""What pytest loads for every test: the hypothesis profile, and the check that ``make
+test-pythons`` tests the installed package. The shared helpers and strategies are in the
+``support`` package; the ``slow`` marker is declared in ``pyproject.toml``."""
 
 from __future__ import annotations
 
@@ -15,10 +16,6 @@ load_profile()
 
 
 def pytest_configure(config: Any) -> None:
-    config.addinivalue_line(
-        "markers",
-        "slow: the heaviest tests (leak loops, 100 MB inputs); deselect with -m 'not slow'",
-    )
     if os.environ.get("IQM_RUNSTATUS_INSTALLED"):
         check_installed_package()
 
