@@ -54,11 +54,12 @@ test: check-reference-python build test-rust test-py ## build, then run every te
 test-rust: $(INSTALLED) ## run the Rust unit tests
 	PYO3_PYTHON=$(abspath $(PY)) cargo test --quiet
 
+# Every test, with every hypothesis example each names (the ci profile, tests/support/profiles.py).
 test-py: check-reference-python build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
-	$(PY) -m pytest -q --benchmark-disable
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q --benchmark-disable
 
 # The edit-and-test loop: what test-py runs but the tests marked slow (leak loops, 100 MB
-# inputs, the largest benchmark sizes), with a tenth of the hypothesis examples (tests/support/profiles.py).
+# inputs, the largest benchmark sizes), with a tenth of the hypothesis examples (dev profile).
 test-fast: check-reference-python build ## run the pytest suite but the slow tests, with fewer hypothesis examples
 	HYPOTHESIS_PROFILE=dev $(PY) -m pytest -q --benchmark-disable -m "not slow"
 

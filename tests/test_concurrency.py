@@ -224,7 +224,8 @@ def run_threads(
     return results
 
 
-# A deadlock guard, not a performance bound: the slowest test takes a few seconds alone.
+# A deadlock guard, not a performance bound: far beyond what any test needs, even on a busy
+# machine, so that only a hang reaches it.
 JOIN_TIMEOUT = 600.0
 
 JOBS_PER_THREAD = 150

@@ -7,9 +7,8 @@
 - ``differential``: checks that our entry point and the oracle's agree without mutating input;
 - ``strategies``: hypothesis strategies for status dicts, valid and not;
 - ``json_text``: raw JSON documents, generated, hand-picked and damaged;
-- ``scripts``: running scripts in a fresh interpreter.
-
-``conftest.py`` holds only what pytest itself loads: the hypothesis profile and the markers.
+- ``scripts``: running scripts in a fresh interpreter;
+- ``profiles``: the hypothesis profiles, and ``examples(n)``, which scales a test's examples.
 """
 
 __all__: list[str] = []
