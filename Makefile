@@ -16,7 +16,7 @@ PIP := $(PY) -m pip
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs crates/core/src/*.rs crates/core/src/*/*.rs) Cargo.toml crates/core/Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help check-core-is-pure check-python check-reference-python venv build run test test-rust test-py test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
+.PHONY: help check-core-is-pure check-python check-reference-python venv build run test test-rust test-py test-fast test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -56,8 +56,14 @@ test-rust: $(INSTALLED) ## run the Rust unit tests (the core's need no interpret
 	env -u PYO3_PYTHON -u VIRTUAL_ENV cargo test -p iqm_runstatus_core --quiet
 	PYO3_PYTHON=$(abspath $(PY)) cargo test -p iqm_runstatus --quiet
 
+# Every test, with every hypothesis example each names (the ci profile, tests/support/profiles.py).
 test-py: check-reference-python build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
-	$(PY) -m pytest -q --benchmark-disable
+	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q --benchmark-disable
+
+# The edit-and-test loop: what test-py runs but the tests marked slow (leak loops, 100 MB
+# inputs, the largest benchmark sizes), with a tenth of the hypothesis examples (dev profile).
+test-fast: check-reference-python build ## run the pytest suite but the slow tests, with fewer hypothesis examples
+	HYPOTHESIS_PROFILE=dev $(PY) -m pytest -q --benchmark-disable -m "not slow"
 
 # The same suite against an extension built with debug assertions and overflow checks, under
 # CPython's debug allocator, in a virtualenv and target folder of its own (not part of test).

@@ -30,7 +30,9 @@ def _sizes() -> list[int]:
     return [10**3, 10**5] + ([10**6] if os.environ.get("BENCH_LARGE") == "1" else [])
 
 
-SIZES = _sizes()
+# make test runs every size once, as a correctness pass; from 10^5 payloads a case takes
+# seconds, so those are marked slow and make test-fast leaves them out.
+SIZES = [pytest.param(n, marks=pytest.mark.slow) if n >= 10**5 else n for n in _sizes()]
 
 
 class StatusStruct(msgspec.Struct):

@@ -1,5 +1,6 @@
-"""What pytest loads for every test: the hypothesis profile and the test markers. The shared
-helpers and strategies are in ``support.py``."""
+"""What pytest loads for every test: the hypothesis profile, and the check that ``make
+test-pythons`` tests the installed package. The shared helpers and strategies are in the
+``support`` package; the ``slow`` marker is declared in ``pyproject.toml``."""
 
 from __future__ import annotations
 
@@ -9,23 +10,12 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from hypothesis import HealthCheck, settings
+from support.profiles import load_profile
 
-settings.register_profile(
-    "ci",
-    deadline=None,
-    derandomize=False,
-    print_blob=True,
-    suppress_health_check=[HealthCheck.too_slow, HealthCheck.data_too_large],
-)
-settings.load_profile(os.environ.get("HYPOTHESIS_PROFILE", "ci"))
+load_profile()
 
 
 def pytest_configure(config: Any) -> None:
-    config.addinivalue_line(
-        "markers",
-        "slow: the heaviest tests (leak loops, 100 MB inputs); deselect with -m 'not slow'",
-    )
     if os.environ.get("IQM_RUNSTATUS_INSTALLED"):
         check_installed_package()
 

@@ -15,14 +15,14 @@ from typing import Any
 import pydantic
 import pytest
 from iqm_runstatus import RunStatus, Status
-from support import (
+from support.differential import raw_forms
+from support.oracle import (
     oracle_from_dict,
     oracle_from_json,
     oracle_model_validate,
     oracle_model_validate_json,
-    outcome,
-    raw_forms,
 )
+from support.outcomes import outcome
 
 TEN_MB = 10 * 1024 * 1024
 JSON_DECODE_ERROR = "json.decoder.JSONDecodeError"

@@ -8,7 +8,6 @@ import json
 import multiprocessing
 import os
 import pickle
-import subprocess
 import sys
 import threading
 import time
@@ -20,10 +19,13 @@ from typing import Any
 
 import numpy
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from iqm_runstatus import PayloadError, RunStatus, Status, StatusBatch, parse_many
 from iqm_runstatus._workload import generate_payloads
+from support.outcomes import outcome
+from support.profiles import examples
+from support.scripts import run_python
 
 CODE = {status: code for code, status in enumerate(Status)}
 
@@ -56,43 +58,46 @@ ODD_PAYLOADS: list[Any] = [
 ]
 
 
-def outcome(payload: Any) -> tuple[str, Any]:
-    """What `RunStatus.from_json` gives: the instance's state, or the exception's type and text."""
-    try:
-        result = RunStatus.from_json(payload)
-    except Exception as exc:
-        return ("error", (type(exc), str(exc)))
-    return ("ok", (result.model_dump(), result.model_fields_set))
+def from_json(payload: Any) -> tuple[Any, ...]:
+    """The outcome of ``RunStatus.from_json(payload)``, which its batch entry must equal."""
+    return outcome(RunStatus.from_json, payload)
 
 
-def entry_outcome(batch: StatusBatch, index: int) -> tuple[str, Any]:
+def entry(batch: StatusBatch, index: int) -> tuple[Any, ...]:
+    """The outcome of ``batch[index]``."""
+    return outcome(batch.__getitem__, index)
+
+
+def from_json_error(payload: Any) -> tuple[str, str] | None:
+    """The type name and message of what ``RunStatus.from_json`` raises for ``payload``, as
+    ``batch.errors`` lists them, or ``None``."""
     try:
-        result = batch[index]
+        RunStatus.from_json(payload)
     except Exception as exc:
-        return ("error", (type(exc), str(exc)))
-    assert type(result) is RunStatus
-    return ("ok", (result.model_dump(), result.model_fields_set))
+        return (type(exc).__name__, str(exc))
+    return None
 
 
 def assert_matches(batch: StatusBatch, payloads: Sequence[Any]) -> None:
     assert len(batch) == len(payloads)
     error_indices = []
     for i, payload in enumerate(payloads):
-        expected = outcome(payload)
-        assert entry_outcome(batch, i) == expected, (i, payload)
-        if expected[0] == "error":
+        expected = from_json(payload)
+        assert entry(batch, i) == expected, (i, payload)
+        if expected[0] == "err":
             error_indices.append(i)
     assert [index for index, _, _ in batch.errors] == error_indices
     for index, type_name, message in batch.errors:
-        _, (exc_type, text) = outcome(payloads[index])
-        assert (type_name, message) == (exc_type.__name__, text)
+        assert (type_name, message) == from_json_error(payloads[index])
 
 
 def expected_codes(payloads: Sequence[Any]) -> list[int]:
     codes = []
     for payload in payloads:
-        kind, value = outcome(payload)
-        codes.append(CODE[Status(value[0]["status"])] if kind == "ok" else 255)
+        try:
+            codes.append(CODE[RunStatus.from_json(payload).status])
+        except Exception:
+            codes.append(255)
     return codes
 
 
@@ -192,7 +197,7 @@ def payloads(draw: st.DrawFn) -> Any:
     return raw.encode()
 
 
-@settings(max_examples=150, deadline=None)
+@examples(150, deadline=None)
 @given(st.lists(payloads(), max_size=20), st.integers(1, 3))
 def test_batch_equals_single_on_generated_input(items: list[Any], threads: int) -> None:
     assert_matches(StatusBatch.from_payloads(items, threads=threads), items)
@@ -225,8 +230,8 @@ def test_counts_indices_statuses_codes(mixed: list[Any]) -> None:
 
 def test_sequence_protocol(mixed: list[Any]) -> None:
     batch = StatusBatch.from_payloads(mixed[:50])
-    assert entry_outcome(batch, -1) == entry_outcome(batch, 49) == outcome(mixed[49])
-    assert entry_outcome(batch, -50) == outcome(mixed[0])
+    assert entry(batch, -1) == entry(batch, 49) == from_json(mixed[49])
+    assert entry(batch, -50) == from_json(mixed[0])
     with pytest.raises(IndexError):
         batch[50]
     with pytest.raises(IndexError):
@@ -235,13 +240,13 @@ def test_sequence_protocol(mixed: list[Any]) -> None:
     assert isinstance(sub, StatusBatch)
     assert_matches(sub, mixed[10:40:3])
     assert_matches(batch[::-1], mixed[:50][::-1])
-    valid = StatusBatch.from_payloads([p for p in mixed[:50] if outcome(p)[0] == "ok"])
+    valid = StatusBatch.from_payloads([p for p in mixed[:50] if from_json(p)[0] == "ok"])
     assert list(valid) == valid.to_list() == [RunStatus.from_json(p) for p in valid_payloads(mixed)]
     assert repr(batch).startswith("StatusBatch(len=50")
 
 
 def valid_payloads(items: Sequence[Any]) -> list[Any]:
-    return [p for p in items[:50] if outcome(p)[0] == "ok"]
+    return [p for p in items[:50] if from_json(p)[0] == "ok"]
 
 
 def summarise(batch: StatusBatch) -> tuple[dict[Status, int], list[Any], StatusBatch]:
@@ -334,12 +339,12 @@ def test_from_ndjson_streams_a_file_across_chunks(tmp_path: Path) -> None:
     assert bytes(batch.codes) == bytes(reference.codes)
     assert batch.errors == reference.errors
     for i in range(0, len(raw), 997):
-        assert entry_outcome(batch, i) == outcome(raw[i])
+        assert entry(batch, i) == from_json(raw[i])
 
 
 def test_from_json_array(mixed: list[Any]) -> None:
     raw = [p for p in mixed[:500] if isinstance(p, bytes)]
-    elements = [p for p in raw if outcome_of_element(p)]
+    elements = [p for p in raw if is_json_value(p)]
     array = b"[" + b",".join(elements) + b"]"
     assert_matches(StatusBatch.from_json_array(array), elements)
     assert_matches(StatusBatch.from_json_array(array.decode()), elements)
@@ -358,8 +363,9 @@ def test_from_json_array(mixed: list[Any]) -> None:
         StatusBatch.from_json_array(b'[{"status":"ready"}')
 
 
-def whole_outcome(fn: Any, raw: Any) -> tuple[str, Any]:
-    """The exception type and message of ``fn(raw)``, or ``("ok", None)``."""
+def raised(fn: Any, raw: Any) -> tuple[str, Any]:
+    """The exception type and message of ``fn(raw)``, or ``("ok", None)`` (the result itself,
+    a list or a batch, is compared elsewhere)."""
     try:
         fn(raw)
     except Exception as exc:
@@ -436,7 +442,7 @@ def json_arrays(draw: st.DrawFn) -> tuple[Any, list[Any]]:
     return (memoryview(data) if form == "memoryview" else data), elements
 
 
-@settings(max_examples=200, deadline=None)
+@examples(200, deadline=None)
 @given(json_arrays(), st.integers(1, 3))
 def test_array_entries_equal_from_json_of_each_element(
     array: tuple[Any, list[Any]], threads: int
@@ -477,13 +483,13 @@ def mangled_arrays(draw: st.DrawFn) -> Any:
     return data
 
 
-@settings(max_examples=400, deadline=None)
+@examples(400, deadline=None)
 @given(mangled_arrays())
 def test_an_invalid_array_raises_what_json_loads_raises(raw: Any) -> None:
     """A document json.loads refuses raises its exception, type and message (position
     included); a valid one gives one entry an element, each as from_json of the element."""
-    expected = whole_outcome(loads_array, raw)
-    assert whole_outcome(StatusBatch.from_json_array, raw) == expected
+    expected = raised(loads_array, raw)
+    assert raised(StatusBatch.from_json_array, raw) == expected
     if expected[0] == "ok":
         values = loads_array(raw)
         batch = StatusBatch.from_json_array(raw)
@@ -560,8 +566,8 @@ def test_array_boms_encodings_and_odd_sources() -> None:
     for scalar, name in [("3", "int"), ("-0", "int"), ("1e400", "float"), ("NaN", "float")]:
         with pytest.raises(TypeError, match=f"at the top level, not {name}$"):
             StatusBatch.from_json_array(scalar)
-    assert whole_outcome(StatusBatch.from_json_array, '"s"') == whole_outcome(loads_array, '"s"')
-    assert whole_outcome(StatusBatch.from_json_array, "null") == whole_outcome(loads_array, "null")
+    assert raised(StatusBatch.from_json_array, '"s"') == raised(loads_array, '"s"')
+    assert raised(StatusBatch.from_json_array, "null") == raised(loads_array, "null")
 
 
 def test_error_entries_replay_their_payload_and_pickle_compactly() -> None:
@@ -581,7 +587,7 @@ def test_error_entries_replay_their_payload_and_pickle_compactly() -> None:
     assert sys.getsizeof(batch) < sum(map(len, lines)) + 64 * len(lines)
 
 
-def outcome_of_element(payload: bytes) -> bool:
+def is_json_value(payload: bytes) -> bool:
     """Whether `payload` is a whole JSON value, so it can sit in an array."""
     try:
         json.loads(payload)
@@ -667,7 +673,7 @@ def test_hostile_inputs_give_error_entries() -> None:
 
 
 def test_parse_many(mixed: list[Any]) -> None:
-    good = [p for p in mixed if outcome(p)[0] == "ok"]
+    good = [p for p in mixed if from_json(p)[0] == "ok"]
     assert parse_many(good) == [RunStatus.from_json(p) for p in good]
     assert parse_many(iter(good), threads=1) == [RunStatus.from_json(p) for p in good]
     assert parse_many([]) == []
@@ -712,9 +718,7 @@ assert parse_many([failed])[0] == iqm_runstatus.RunStatus.from_json(failed)
 print("ok")
 """
     env = {**os.environ, "IQM_RUNSTATUS_PURE": "1"}
-    completed = subprocess.run(
-        [sys.executable, "-c", script], capture_output=True, text=True, env=env, check=False
-    )
+    completed = run_python("-c", script, env=env)
     assert completed.stdout.strip() == "ok", completed.stderr
 
 

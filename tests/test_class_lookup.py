@@ -13,7 +13,7 @@ import pytest
 from iqm_runstatus import NATIVE, RunStatus, Status, pure_from_dict
 from pydantic import BaseModel, PrivateAttr
 from pydantic._internal._model_construction import ModelMetaclass
-from support import run_reporting_script
+from support.scripts import run_reporting_script
 
 pytestmark = pytest.mark.skipif(not NATIVE, reason="the native lookup is part of the core")
 

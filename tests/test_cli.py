@@ -16,6 +16,7 @@ from iqm_runstatus import RunStatus, Status
 from iqm_runstatus import _summary as summary_module
 from iqm_runstatus.__main__ import main
 from iqm_runstatus._workload import generate_payloads
+from support.scripts import run_python
 
 
 def _expected(lines: list[bytes]) -> dict[str, Any]:
@@ -227,20 +228,16 @@ def test_failures_without_a_message(tmp_path: Path, capsys: pytest.CaptureFixtur
 
 def test_stdin(workload: Path) -> None:
     with workload.open("rb") as stdin:
-        proc = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "iqm_runstatus",
-                "summarize",
-                "--json",
-                "--max-invalid",
-                "999",
-                "-",
-            ],
+        proc = run_python(
+            "-m",
+            "iqm_runstatus",
+            "summarize",
+            "--json",
+            "--max-invalid",
+            "999",
+            "-",
             stdin=stdin,
-            capture_output=True,
-            check=True,
+            text=False,
         )
     got = json.loads(proc.stdout)
     assert got["source"] == "<stdin>" and not proc.stderr
@@ -382,12 +379,8 @@ def test_read_error_midway_is_one_line(
 
 
 def test_missing_file_via_subprocess_has_no_traceback() -> None:
-    proc = subprocess.run(
-        [sys.executable, "-m", "iqm_runstatus", "summarize", "/nonexistent/x.ndjson"],
-        capture_output=True,
-        text=True,
-    )
-    assert proc.returncode == 2 and proc.stdout == ""
+    proc = run_python("-m", "iqm_runstatus", "summarize", "/nonexistent/x.ndjson", returncode=2)
+    assert proc.stdout == ""
     assert proc.stderr.count("\n") == 1 and "No such file" in proc.stderr
 
 
@@ -396,10 +389,8 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 
     assert main(["--version"]) == 0
     assert capsys.readouterr().out == f"iqm-runstatus {__version__}\n"
-    proc = subprocess.run(
-        [sys.executable, "-m", "iqm_runstatus", "--version"], capture_output=True, check=True
-    )
-    assert proc.stdout.decode() == f"iqm-runstatus {__version__}\n"
+    proc = run_python("-m", "iqm_runstatus", "--version")
+    assert proc.stdout == f"iqm-runstatus {__version__}\n"
 
 
 def test_at_most_twenty_invalid_lines_by_default(

@@ -20,7 +20,8 @@ import iqm_runstatus
 import pydantic
 import pytest
 from iqm_runstatus import RunStatus, Status
-from support import RefRunStatus, RefStatus, describe_model, describe_value, outcome, ref_from_json
+from support.oracle import RefRunStatus, RefStatus, ref_from_json
+from support.outcomes import describe_model, describe_value, outcome
 
 # --------------------------------------------------------------------------------------------
 # Status

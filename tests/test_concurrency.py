@@ -28,7 +28,8 @@ import numpy
 import pytest
 from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch
 from iqm_runstatus._workload import generate_payloads
-from support import EDGE_DOCUMENTS, attempt, describe_model, outcome
+from support.json_text import EDGE_DOCUMENTS
+from support.outcomes import attempt, describe_model, outcome
 
 THREADS = 8
 ROUNDS = 20
@@ -223,7 +224,8 @@ def run_threads(
     return results
 
 
-# A deadlock guard, not a performance bound: the slowest test takes a few seconds alone.
+# A deadlock guard, not a performance bound: far beyond what any test needs, even on a busy
+# machine, so that only a hang reaches it.
 JOIN_TIMEOUT = 600.0
 
 JOBS_PER_THREAD = 150

@@ -16,7 +16,7 @@ import sysconfig
 
 import pytest
 from iqm_runstatus import RunStatus, Status, pure_from_dict, pure_from_json
-from support import outcome
+from support.outcomes import outcome
 
 _core = pytest.importorskip("iqm_runstatus._core")
 

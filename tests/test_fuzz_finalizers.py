@@ -6,46 +6,46 @@ pytest), with collections at nearly every allocation so the finalizer runs mid-c
 CPython 3.11 and older (newer versions run it at the next bytecode). Each result or exception
 must be the pure path's for the input as it was before the call or as it is after it, never a
 crash, a hang, a ``SystemError`` or a ``PanicException``, and every string must be sound.
-``FUZZ_EXAMPLES`` sets the examples (default 400, sized for ``make test``).
+It runs 400 examples, scaled by the hypothesis profile (``support.profiles``);
+``FUZZ_EXAMPLES`` sets them instead.
 """
 
 from __future__ import annotations
 
+import json
 import os
-import subprocess
-import sys
 
-from support import ON_COLLECT
+from support.profiles import scale
+from support.scripts import IMPORT_SUPPORT, run_python
 
-SCRIPT = r"""
-import copy, faulthandler, gc, json, os, sys
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", scale(400)))
+
+SCRIPT = (
+    IMPORT_SUPPORT
+    + r"""
+import copy, faulthandler, gc, json, os
 faulthandler.enable()
 from hypothesis import HealthCheck, given, settings, strategies as st
 from iqm_runstatus import JobTracker, RunStatus, StatusBatch, parse_many, _core, _model
 from iqm_runstatus import pure_from_dict, pure_from_json
-
-def sound(text):
-    return text.isascii() == all(ord(c) < 128 for c in text)
-
-def state(result):
-    assert type(result) is RunStatus
-    assert all(type(w) is str and sound(w) for w in (result.warnings or []))
-    assert result.message is None or sound(result.message)
-    return ("ok", result.status.value, result.message, result.warnings,
-            tuple(sorted(result.model_fields_set)))
+from support.outcomes import describe_model, outcome
+from support.scripts import OnCollect
 
 def settle(fn, arg):
+    # The result itself (a batch, a list), or the exception, never an internal error.
     try:
         return ("ok", fn(arg))
     except Exception as exc:
         assert not isinstance(exc, SystemError), repr(exc)
         return ("err", type(exc).__name__, str(exc))
 
-def outcome(fn, arg):
-    result = settle(fn, arg)
-    return state(result[1]) if result[0] == "ok" else result
+def checked(result):
+    # A RunStatus a batch tool gave: exact strs in its warnings, and sound strs throughout
+    # (describe_model checks those).
+    assert type(result) is RunStatus, type(result)
+    assert all(type(w) is str for w in (result.warnings or []))
+    return describe_model(result)
 
-# the OnCollect class of support.py
 def pure_json(raw):
     return pure_from_json(bytes(raw) if isinstance(raw, (bytearray, memoryview)) else raw)
 
@@ -113,15 +113,15 @@ def reenter(doc):
     StatusBatch.from_payloads([doc, bytearray(doc)])
     gc.collect()
 
-def run_armed(call, arg, action):
+def run_armed(call, arg, action, through=settle):
     # Collections run at an allocation once more objects were made than freed since the last
     # one: a few kept objects make sure the count is past the threshold, so the first
-    # allocation inside the call (one fixed argument, nothing allocated before it) collects.
+    # allocation inside the call (`through` calls it first thing) collects.
     OnCollect(action)
     counted = [[] for _ in range(4)]
     gc.set_threshold(1)
     try:
-        return settle(call, arg)
+        return through(call, arg)
     finally:
         gc.set_threshold(700)
         del counted
@@ -129,9 +129,11 @@ def run_armed(call, arg, action):
 
 def check_entries(batch):
     for i in range(len(batch)):
-        outcome(batch.__getitem__, i)
+        got = settle(batch.__getitem__, i)
+        if got[0] == "ok":
+            checked(got[1])
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "400"))
+EXAMPLES = int(os.environ["FUZZ_EXAMPLES"])
 
 @settings(max_examples=EXAMPLES, deadline=None, database=None,
           suppress_health_check=list(HealthCheck))
@@ -171,8 +173,7 @@ def fuzz(data):
 
     if entry in SINGLE:
         call, pure = SINGLE[entry]
-        got = run_armed(call, arg, action)
-        got = state(got[1]) if got[0] == "ok" else got
+        got = run_armed(call, arg, action, outcome)
         after = snapshot(arg)
         assert got in (outcome(pure, before), outcome(pure, after)), (got, before, after)
         return
@@ -191,29 +192,20 @@ def fuzz(data):
         else:
             got = run_armed(lambda items: tracker.update(ids[0], items[0]), arg, action)
         for job in tracker.jobs():
-            state(tracker.status(job))
+            checked(tracker.status(job))
         return
     if got[0] == "ok" and isinstance(got[1], StatusBatch):
         check_entries(got[1])
     elif got[0] == "ok":
-        [state(item) for item in got[1]]
+        [checked(item) for item in got[1]]
 
 fuzz()
 print(json.dumps({"examples": EXAMPLES}))
 """
-
-
-SCRIPT = SCRIPT.replace("# the OnCollect class of support.py\n", ON_COLLECT)
+)
 
 
 def test_every_entry_point_with_a_finalizer_armed() -> None:
     """No crash, hang or internal error whatever a finalizer does during a call."""
-    result = subprocess.run(
-        [sys.executable, "-c", SCRIPT],
-        capture_output=True,
-        text=True,
-        check=False,
-        timeout=600,
-        env=dict(os.environ),
-    )
-    assert result.returncode == 0, (result.stdout[-3000:], result.stderr[-5000:])
+    done = run_python("-c", SCRIPT, env=dict(os.environ, FUZZ_EXAMPLES=str(EXAMPLES)), timeout=600)
+    assert json.loads(done.stdout.splitlines()[-1]) == {"examples": EXAMPLES}

@@ -3,8 +3,8 @@
 Random bytes and damaged valid payloads (bit flips, insertions, deletions, truncations,
 duplicated members, escapes, surrogates, odd numbers, deep nesting) go through every entry
 point; the outcome (result, or exception type and message) must be the pure path's, and an
-exception must be one of the documented kinds. ``FUZZ_EXAMPLES`` sets the examples per test
-(default 1500, sized for ``make test``); raise it for a long run.
+exception must be one of the documented kinds. Each test runs 1500 examples, scaled by the
+hypothesis profile (``support.profiles``); ``FUZZ_EXAMPLES`` sets them instead, for a long run.
 """
 
 from __future__ import annotations
@@ -19,11 +19,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 from iqm_runstatus import NATIVE, RunStatus, pure_from_dict, pure_from_json
-from support import outcome, status_dicts, valid_documents, valid_payloads
+from support.json_text import valid_documents
+from support.outcomes import outcome
+from support.profiles import scale
+from support.strategies import status_dicts, valid_payloads
 
 pytestmark = pytest.mark.skipif(not NATIVE, reason="compares the native path with the pure path")
 
-EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", "1500"))
+EXAMPLES = int(os.environ.get("FUZZ_EXAMPLES", scale(1500)))
 fuzz_settings = settings(max_examples=EXAMPLES, database=None)
 
 # What a caller may see: malformed JSON (JSONDecodeError, UnicodeDecodeError and the int digit

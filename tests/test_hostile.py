@@ -16,7 +16,10 @@ from typing import Any
 import pytest
 from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
 from iqm_runstatus import RunStatus, pure_from_dict, pure_from_json
-from support import outcome, raw_forms, ref_from_json, run_reporting_script
+from support.differential import raw_forms
+from support.oracle import ref_from_json
+from support.outcomes import outcome
+from support.scripts import run_reporting_script
 
 HUNDRED_MB = 100 * 1024 * 1024
 JSON_DECODE_ERROR = "json.decoder.JSONDecodeError"

@@ -18,7 +18,7 @@ from typing import Any
 
 import iqm_runstatus
 import pytest
-from support import run_reporting_script
+from support.scripts import run_reporting_script
 
 _core = pytest.importorskip("iqm_runstatus._core")
 

@@ -13,20 +13,14 @@ from typing import Any, Callable
 
 import pytest
 import reference_model
-from hypothesis import given, settings
+from hypothesis import given
 from iqm_runstatus import pure_from_dict, pure_from_json
-from support import (
-    EDGE_DOCUMENTS,
-    ORACLE,
-    STATUS_VALUES,
-    describe_model,
-    outcome,
-    pydantic_validate_json,
-    pydantic_validate_python,
-    raw_documents,
-    raw_forms,
-    status_dicts,
-)
+from support.differential import raw_forms
+from support.json_text import EDGE_DOCUMENTS, raw_documents
+from support.oracle import ORACLE, STATUS_VALUES, pydantic_validate_json, pydantic_validate_python
+from support.outcomes import describe_model, outcome
+from support.profiles import examples
+from support.strategies import status_dicts
 from test_compat import _field_docstrings
 from test_parity import DICT_CASES, NON_DICT_CASES
 
@@ -71,13 +65,13 @@ def same_on_document(doc: str | bytes) -> None:
             assert outcome(CopyRunStatus.model_validate_json, raw) == expected, form
 
 
-@settings(max_examples=600)
+@examples(600)
 @given(status_dicts)
 def test_generated_dicts(payload: dict) -> None:
     same_on_dict(payload)
 
 
-@settings(max_examples=600)
+@examples(600)
 @given(raw_documents)
 def test_generated_documents(doc: str | bytes) -> None:
     same_on_document(doc)

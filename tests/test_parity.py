@@ -1,6 +1,6 @@
 """Differential tests: every entry point against iqm-client 17.2 (or pydantic) on the same input.
 
-Generated cases come from the strategies in ``support.py``; the explicit cases below name each
+Generated cases come from the strategies in ``support``; the explicit cases below name each
 kind of bad input once, so a regression shows up by name and not only as a shrunk example.
 """
 
@@ -12,36 +12,34 @@ import types
 from typing import Any, Callable
 
 import pytest
-from hypothesis import given, settings
+from hypothesis import given
 from hypothesis import strategies as st
 from iqm_runstatus import RunStatus, Status
-from support import (
-    EDGE_DOCUMENTS,
-    STATUS_VALUES,
-    RefStatus,
-    StrSub,
+from support.differential import (
     check_from_dict,
     check_from_json,
     check_model_validate,
     check_model_validate_json,
-    invalid_payloads,
+)
+from support.json_text import EDGE_DOCUMENTS, raw_documents, valid_documents
+from support.oracle import (
+    STATUS_VALUES,
+    RefStatus,
     oracle_from_dict,
     oracle_from_json,
     oracle_model_validate,
     oracle_model_validate_json,
-    outcome,
-    raw_documents,
-    status_dicts,
-    valid_documents,
-    valid_payloads,
 )
+from support.outcomes import outcome
+from support.profiles import examples
+from support.strategies import StrSub, invalid_payloads, status_dicts, valid_payloads
 
 # --------------------------------------------------------------------------------------------
 # Generated cases
 # --------------------------------------------------------------------------------------------
 
 
-@settings(max_examples=700)
+@examples(700)
 @given(valid_payloads())
 def test_from_dict_valid_payloads(payload: dict) -> None:
     """Valid status dicts: same instance as the reference's from_dict, input untouched."""
@@ -49,42 +47,42 @@ def test_from_dict_valid_payloads(payload: dict) -> None:
     assert result[0] == "ok"
 
 
-@settings(max_examples=1000)
+@examples(1000)
 @given(invalid_payloads())
 def test_from_dict_invalid_payloads(payload: dict) -> None:
     """Defective dicts: same result or the same exception (type, str, errors()) as the reference."""
     check_from_dict(payload)
 
 
-@settings(max_examples=800)
+@examples(800)
 @given(status_dicts)
 def test_model_validate_dicts(payload: dict) -> None:
     """model_validate on valid and defective dicts: same as pydantic's on the reference model."""
     check_model_validate(payload)
 
 
-@settings(max_examples=1200)
+@examples(1200)
 @given(raw_documents)
 def test_from_json_raw_documents(doc: str | bytes) -> None:
     """Any raw document (valid, damaged, re-encoded, non-object) in all four input types."""
     check_from_json(doc)
 
 
-@settings(max_examples=400)
+@examples(400)
 @given(valid_documents)
 def test_from_json_valid_documents(doc: str) -> None:
     """Documents written by json.dumps or by hand, mostly parseable, in all four input types."""
     check_from_json(doc)
 
 
-@settings(max_examples=800)
+@examples(800)
 @given(raw_documents)
 def test_model_validate_json_raw_documents(doc: str | bytes) -> None:
     """model_validate_json on str, bytes and bytearray: same as pydantic's on the reference."""
     check_model_validate_json(doc)
 
 
-@settings(max_examples=400)
+@examples(400)
 @given(valid_payloads(), st.booleans())
 def test_from_json_equals_from_dict_of_loads(payload: dict, ensure_ascii: bool) -> None:
     """from_json(json.dumps(d)) is from_dict(json.loads(...)) for our package too."""

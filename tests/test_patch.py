@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import enum
-import subprocess
-import sys
 import textwrap
 from collections.abc import Iterator
 from pathlib import Path
@@ -22,7 +20,7 @@ from iqm_runstatus import (
     patched_iqm_client,
     unpatch_iqm_client,
 )
-from support import run_reporting_script
+from support.scripts import run_python, run_reporting_script
 
 MODULES = (client_module, iqm.iqm_client)
 NAMES = ("RunStatus", "Status")
@@ -198,14 +196,9 @@ print(iqm_runstatus.RunStatus.from_json(b'{"status": "ready"}').status.value)
 
 
 def test_missing_client_raises_a_clear_import_error() -> None:
-    done = subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(MISSING_CLIENT_SCRIPT), str(PACKAGE_PARENT)],
-        capture_output=True,
-        text=True,
-        timeout=120,
-        check=False,
+    done = run_python(
+        "-c", textwrap.dedent(MISSING_CLIENT_SCRIPT), str(PACKAGE_PARENT), timeout=120
     )
-    assert done.returncode == 0, done.stderr
     first, second, third = done.stdout.splitlines()
     kind, message, patched = first.split(" | ")
     assert kind == "ImportError"

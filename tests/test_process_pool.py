@@ -10,8 +10,6 @@ from __future__ import annotations
 import json
 import multiprocessing
 import pickle
-import subprocess
-import sys
 import textwrap
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -21,7 +19,9 @@ import iqm_runstatus
 import pytest
 from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch
 from iqm_runstatus._workload import generate_payloads
-from support import EDGE_DOCUMENTS, describe_exception, describe_model
+from support.json_text import EDGE_DOCUMENTS
+from support.outcomes import describe_exception, describe_model
+from support.scripts import run_python
 
 PAYLOADS: list[str | bytes] = [
     b'{"status": "ready"}',
@@ -135,15 +135,7 @@ def test_readme_sharding_example_under_forkserver(tmp_path: Path) -> None:
         print(json.dumps({status.value: n for status, n in found["total"].items()}))
         """
     )
-    proc = subprocess.run(
-        [sys.executable, "-c", runner],
-        cwd=tmp_path,
-        capture_output=True,
-        text=True,
-        timeout=600,
-        check=False,
-    )
-    assert proc.returncode == 0, proc.stderr[-3000:]
+    proc = run_python("-c", runner, cwd=tmp_path, timeout=600)
     total = json.loads(proc.stdout.splitlines()[-1])
     one_pass = StatusBatch.from_ndjson(log).counts()
     assert total == {status.value: n for status, n in one_pass.items() if n}

@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 from pathlib import Path
 from typing import Any
 
 import iqm_runstatus
 import pytest
 from iqm_runstatus import RunStatus
-from support import EDGE_DOCUMENTS, outcome
+from support.json_text import EDGE_DOCUMENTS
+from support.outcomes import outcome
+from support.scripts import run_python
 
 TESTS_DIR = Path(__file__).resolve().parent
 # The directory that holds the imported package, so the child imports the very same copy.
@@ -42,7 +42,7 @@ JSON_DOCUMENTS: list[str | bytes] = list(EDGE_DOCUMENTS.values())
 CHILD_SCRIPT = """
 import json, pickle, sys
 sys.path.insert(0, sys.argv[1])
-from support import outcome
+from support.outcomes import outcome
 import iqm_runstatus
 from iqm_runstatus import RunStatus
 
@@ -72,15 +72,15 @@ def run_child(pure_value: str | None) -> dict[str, Any]:
     env["PYTHONPATH"] = os.pathsep.join(
         [str(PACKAGE_PARENT), *filter(None, [os.environ.get("PYTHONPATH")])]
     )
-    completed = subprocess.run(
-        [sys.executable, "-c", CHILD_SCRIPT, str(TESTS_DIR)],
+    completed = run_python(
+        "-c",
+        CHILD_SCRIPT,
+        str(TESTS_DIR),
         input=pickle.dumps((DICT_PAYLOADS, JSON_DOCUMENTS)),
-        capture_output=True,
+        text=False,
         env=env,
-        cwd=str(TESTS_DIR),
-        check=False,
+        cwd=TESTS_DIR,
     )
-    assert completed.returncode == 0, completed.stderr.decode(errors="replace")
     return json.loads(completed.stdout)  # type: ignore[no-any-return]
 
 

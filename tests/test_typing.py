@@ -2,11 +2,10 @@
 
 from __future__ import annotations
 
-import subprocess
-import sys
 from pathlib import Path
 
 import pytest
+from support.scripts import run_python
 
 pytest.importorskip("mypy")
 
@@ -14,39 +13,35 @@ ROOT = Path(__file__).resolve().parent.parent
 USER_CODE = ROOT / "tests" / "typing" / "user_code.py"
 
 
-def run(args: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, *args], cwd=cwd, capture_output=True, text=True, timeout=600, check=False
-    )
-
-
 def test_user_code_passes_mypy_strict(tmp_path: Path) -> None:
     # From the project root, so that mypy reads the project's configuration; the package
     # itself resolves to the installed copy (there is no iqm_runstatus directory at the root).
-    done = run(
-        ["-m", "mypy", "--strict", "--cache-dir", str(tmp_path / "cache"), str(USER_CODE)],
+    run_python(
+        "-m",
+        "mypy",
+        "--strict",
+        "--cache-dir",
+        str(tmp_path / "cache"),
+        str(USER_CODE),
         cwd=ROOT,
+        timeout=600,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
 
 
 def test_user_code_runs(tmp_path: Path) -> None:
     # The sample is real code: its assertions hold at run time too.
-    done = run([str(USER_CODE)], cwd=tmp_path)
-    assert done.returncode == 0, done.stdout + done.stderr
+    run_python(str(USER_CODE), cwd=tmp_path, timeout=600)
 
 
 def test_native_stub_matches_the_module(tmp_path: Path) -> None:
     pytest.importorskip("iqm_runstatus._core")
     # From an empty directory: stubtest imports the built module from the environment.
-    done = run(
-        [
-            "-m",
-            "mypy.stubtest",
-            "--mypy-config-file",
-            str(ROOT / "pyproject.toml"),
-            "iqm_runstatus._core",
-        ],
+    run_python(
+        "-m",
+        "mypy.stubtest",
+        "--mypy-config-file",
+        str(ROOT / "pyproject.toml"),
+        "iqm_runstatus._core",
         cwd=tmp_path,
+        timeout=600,
     )
-    assert done.returncode == 0, done.stdout + done.stderr
