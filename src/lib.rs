@@ -11,6 +11,7 @@ pub mod model;
 pub mod objects;
 pub mod parallel;
 pub mod parse;
+pub mod poller;
 pub mod single;
 pub mod split;
 pub mod status;
@@ -26,6 +27,8 @@ mod _core {
     use crate::batch::{StatusBatch, StatusBatchIter};
     #[pymodule_export]
     use crate::model::{class_lookups_are_fast, init, speed_up_class_lookups};
+    #[pymodule_export]
+    use crate::poller::StatusPoller;
     #[pymodule_export]
     use crate::tracker::JobTracker;
 
