@@ -101,10 +101,15 @@ class StatusServer:
 
     def handle(self, handler: http.server.BaseHTTPRequestHandler) -> None:
         path = handler.path
+        if path.startswith("http://"):
+            # The absolute form a client sends to a proxy.
+            path = "/" + path.split("/", 3)[3]
         parts = path[len(self.prefix) :].split("/") if path.startswith(self.prefix) else []
         job_id = parts[2] if len(parts) == 4 and parts[1] == "jobs" and parts[3] == "status" else ""
         with self.lock:
-            self.requests.append(Seen(job_id, time.monotonic(), dict(handler.headers), path))
+            self.requests.append(
+                Seen(job_id, time.monotonic(), dict(handler.headers), handler.path)
+            )
             queued = self.scripts.get(job_id)
             if queued:
                 reply = queued.pop(0)

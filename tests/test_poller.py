@@ -27,6 +27,14 @@ READY = Status.READY
 FAST = {"interval": 0.02, "max_interval": 0.1, "timeout": 5.0}
 
 
+@pytest.fixture(autouse=True)
+def no_proxy(monkeypatch):
+    # The poller reads the proxy variables as requests does; these tests talk to loopback.
+    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
 @pytest.fixture
 def server():
     with StatusServer() as server:
@@ -554,3 +562,21 @@ def test_iteration_in_one_thread_close_from_another(server):
 def test_repr(server):
     with StatusPoller(server.url + "/base/", **FAST) as poller:
         assert repr(poller) == (f'StatusPoller("{server.url}/base", jobs=0, pending=0, failed=0)')
+
+
+def test_http_proxy_and_no_proxy_are_honoured(server, monkeypatch):
+    server.set("job", "ready")
+    with StatusServer() as proxy:
+        proxy.set("job", "failed")
+        monkeypatch.setenv("HTTP_PROXY", proxy.url)
+        with StatusPoller(server.url, **FAST) as poller:
+            poller.add("job")
+            assert poller.wait(timeout=5)["job"].status is Status.FAILED
+        (request,) = proxy.seen("job")
+        assert request.path == f"{server.url}/jobs/job/status"
+        assert server.seen() == []
+        monkeypatch.setenv("NO_PROXY", "127.0.0.1")
+        with StatusPoller(server.url, **FAST) as poller:
+            poller.add("job")
+            assert poller.wait(timeout=5)["job"].status is READY
+        assert len(proxy.seen()) == 1
