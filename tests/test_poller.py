@@ -210,27 +210,26 @@ def test_add_while_iterating_and_remove(server):
 
 def test_interval_grows_while_unchanged_and_resets_on_a_transition(server):
     server.set("job", "pending compilation")
-    with StatusPoller(server.url, interval=0.05, max_interval=0.2, timeout=5) as poller:
+    # Load on the machine only ever delays a poll: the checks allow for late ones.
+    with StatusPoller(server.url, interval=0.1, max_interval=0.4, timeout=5) as poller:
         poller.add("job")
-        time.sleep(1.3)
-        times = server.times("job")
-        steps = gaps(times)
+        time.sleep(2.6)
+        steps = gaps(server.times("job"))
         assert len(steps) >= 6
-        # x1.5 each time, +-10% jitter: 0.05, 0.075, 0.11, 0.17, then capped at 0.2.
-        assert 0.04 < steps[0] < 0.08
-        assert steps[1] > steps[0] * 1.15
-        assert steps[2] > steps[1] * 1.15
-        assert all(step < 0.2 * 1.1 + 0.05 for step in steps)
-        assert all(step > 0.2 * 0.9 - 0.01 for step in steps[4:])
+        # x1.5 each time, +-10% jitter: 0.1, 0.15, 0.225, 0.34, then capped at 0.4.
+        assert 0.09 <= steps[0] < 0.2
+        assert steps[2] > steps[0] * 1.6
+        assert steps[3] > steps[0] * 2.5
+        assert all(step < 0.4 * 1.1 + 0.1 for step in steps)
+        assert all(step >= 0.4 * 0.9 for step in steps[4:])
         server.set("job", "pending execution")
         changed_at = time.monotonic()
         while not any(t.current == EXECUTING for t in next(poller)):
             pass
-        time.sleep(0.5)
-        after = [t for t in server.times("job") if t > changed_at]
-        steps = gaps(after)
-        assert 0.04 < steps[0] < 0.08, "a transition resets the interval"
-        assert steps[1] > steps[0] * 1.15
+        time.sleep(0.7)
+        steps = gaps([t for t in server.times("job") if t > changed_at])
+        assert 0.09 <= steps[0] < 0.2, "a transition resets the interval"
+        assert steps[1] > steps[0] * 1.2
 
 
 def test_terminal_job_is_never_polled_again(server):
@@ -271,14 +270,14 @@ def test_retry_after_as_an_http_date_is_honoured(server):
 def test_gateway_errors_are_retried_with_backoff(server):
     server.script("job", Reply(code=502), Reply(code=504), Reply(code=502))
     server.set("job", "ready")
-    with StatusPoller(server.url, interval=0.05, max_interval=1.0, timeout=5) as poller:
+    with StatusPoller(server.url, interval=0.1, max_interval=1.0, timeout=5) as poller:
         poller.add("job")
         assert collect(poller) == [Transition("job", None, READY)]
         steps = gaps(server.times("job"))
-        # 0.05, 0.1, 0.2 with jitter: doubling.
-        assert 0.04 < steps[0] < 0.09
-        assert steps[1] > steps[0] * 1.5
-        assert steps[2] > steps[1] * 1.5
+        # 0.1, 0.2, 0.4 with jitter: doubling.
+        assert 0.09 <= steps[0] < 0.2
+        assert steps[1] > steps[0] * 1.3
+        assert steps[2] > steps[0] * 2.5
         stats = poller.stats()
         assert stats["responses"] == {502: 2, 504: 1, 200: 1}
         assert stats["retries"] == 3
@@ -504,6 +503,8 @@ def test_eight_threads_read_the_tracker_while_it_polls(server):
                     assert sum(counts.values()) <= len(ids)
                     for job in tracker.jobs()[:20]:
                         assert isinstance(tracker.status(job), RunStatus)
+                    # Leaves the GIL to the iterating thread now and then.
+                    time.sleep(0.001)
             except BaseException as exc:
                 problems.append(exc)
 

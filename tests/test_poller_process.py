@@ -145,5 +145,5 @@ def test_async_for_does_not_block_the_event_loop():
             ],
             key=repr,
         )
-        # The ticker ran all along: about one tick per 10 ms of the run.
-        assert ticks > elapsed / 0.01 * 0.5, (ticks, elapsed)
+        # The ticker ran all along: about one tick per 10 ms of the run, fewer under load.
+        assert ticks > elapsed / 0.01 * 0.25, (ticks, elapsed)
