@@ -226,20 +226,21 @@ impl Shared {
         }
     }
 
-    /// Applies a parsed status of `id`: the tracker, the transition, the schedule.
+    /// Applies a parsed status of `id`: the tracker, the transition, the schedule. Whether the
+    /// Python side has something to see (a transition, a settled job, an error gone).
     fn apply_entry(
         &self,
         inner: &mut Inner,
         id: &Arc<str>,
         entry: &Entry<'_>,
         reschedule: bool,
-    ) -> Result<(), crate::error::Error> {
+    ) -> Result<bool, crate::error::Error> {
         let change = self.tracker.record(id, entry)?;
-        inner.errors.remove(id);
+        let cleared = inner.errors.remove(id).is_some();
         let base = self.settings.interval;
         let max = self.settings.max_interval;
         let Some(job) = inner.jobs.get_mut(id) else {
-            return Ok(());
+            return Ok(cleared);
         };
         let generation = job.generation;
         let changed = change.is_some();
@@ -254,7 +255,7 @@ impl Shared {
             }
             job.phase = Phase::Terminal;
             inner.fallbacks.remove(id);
-            return Ok(());
+            return Ok(true);
         }
         job.interval = if changed {
             base
@@ -266,7 +267,7 @@ impl Shared {
             let delay = inner.jittered(interval);
             inner.schedule(id, generation, delay);
         }
-        Ok(())
+        Ok(changed || cleared)
     }
 
     /// Handles the end of one request.
@@ -310,16 +311,21 @@ impl Shared {
                 } else {
                     None
                 };
-                match parsed {
+                // Most answers repeat the last one: the Python side is woken only for news.
+                let news = match parsed {
                     Some(builder) => {
-                        inner.fallbacks.remove(id);
+                        let dropped = inner.fallbacks.remove(id).is_some();
                         let columns = builder.finish();
                         let applied = match columns.entry(0) {
                             Some(entry) => self.apply_entry(inner, id, &entry, true),
                             None => Err(crate::error::Error::BadState("parsed entry")),
                         };
-                        if let Err(err) = applied {
-                            inner.give_up(id, format!("the tracker failed: {err}"));
+                        match applied {
+                            Ok(visible) => visible || dropped,
+                            Err(err) => {
+                                inner.give_up(id, format!("the tracker failed: {err}"));
+                                true
+                            }
                         }
                     }
                     None => {
@@ -332,9 +338,12 @@ impl Shared {
                             },
                         );
                         self.unchanged(inner, id);
+                        true
                     }
+                };
+                if news {
+                    self.announce();
                 }
-                self.announce();
             }
             Fetched::TooLarge { code: _, size } => {
                 let message = match size {
@@ -361,10 +370,13 @@ impl Shared {
                 location,
             } => {
                 let what = format!("HTTP {code} {reason}");
-                match code {
+                let news = match code {
                     429 | 503 => self.failure(inner, id, what, retry_after),
                     500..=599 => self.failure(inner, id, what, None),
-                    404 => inner.give_up(id, format!("{what}: the server does not know the job")),
+                    404 => {
+                        inner.give_up(id, format!("{what}: the server does not know the job"));
+                        true
+                    }
                     401 | 403 => {
                         if self.has_provider && !job.auth_refreshed {
                             job.phase = Phase::AwaitingAuth;
@@ -380,29 +392,35 @@ impl Shared {
                                 format!("{what}: refused, and there is no client to refresh the headers from"),
                             );
                         }
+                        true
                     }
-                    300..=399 => inner.give_up(
-                        id,
-                        format!(
-                            "{what}: redirects are not followed (to {})",
-                            location.as_deref().unwrap_or("no location")
-                        ),
-                    ),
-                    _ => inner.give_up(id, format!("{what}: not a status answer")),
+                    300..=399 => {
+                        let to = location.as_deref().unwrap_or("no location");
+                        inner.give_up(id, format!("{what}: redirects are not followed (to {to})"));
+                        true
+                    }
+                    _ => {
+                        inner.give_up(id, format!("{what}: not a status answer"));
+                        true
+                    }
+                };
+                if news {
+                    self.announce();
                 }
-                self.announce();
             }
             Fetched::Timeout => {
                 let what = format!(
                     "no complete response within {:.3} s",
                     settings.timeout.as_secs_f64()
                 );
-                self.failure(inner, id, what, None);
-                self.announce();
+                if self.failure(inner, id, what, None) {
+                    self.announce();
+                }
             }
             Fetched::Transport(what) => {
-                self.failure(inner, id, what, None);
-                self.announce();
+                if self.failure(inner, id, what, None) {
+                    self.announce();
+                }
             }
         }
     }
@@ -419,23 +437,24 @@ impl Shared {
         inner.schedule(id, generation, delay);
     }
 
-    /// A failed attempt: retried after a backoff, or given up after too many in a row.
+    /// A failed attempt: retried after a backoff, or given up after too many in a row
+    /// (`true`).
     fn failure(
         &self,
         inner: &mut Inner,
         id: &Arc<str>,
         what: String,
         retry_after: Option<Duration>,
-    ) {
+    ) -> bool {
         let settings = &self.settings;
         let Some(job) = inner.jobs.get_mut(id) else {
-            return;
+            return false;
         };
         job.failures = job.failures.saturating_add(1);
         if job.failures > settings.max_retries {
             let failures = job.failures;
             inner.give_up(id, format!("{what} ({failures} failures in a row)"));
-            return;
+            return true;
         }
         let generation = job.generation;
         let exponent = i32::try_from(job.failures.saturating_sub(1)).unwrap_or(i32::MAX);
@@ -446,6 +465,7 @@ impl Shared {
             None => inner.jittered(backoff),
         };
         inner.schedule(id, generation, delay);
+        false
     }
 }
 
