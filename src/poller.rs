@@ -453,7 +453,8 @@ impl Shared {
         job.failures = job.failures.saturating_add(1);
         if job.failures > settings.max_retries {
             let failures = job.failures;
-            inner.give_up(id, format!("{what} ({failures} failures in a row)"));
+            let plural = if failures == 1 { "" } else { "s" };
+            inner.give_up(id, format!("{what} ({failures} failure{plural} in a row)"));
             return true;
         }
         let generation = job.generation;
@@ -794,7 +795,18 @@ impl StatusPoller {
         let shared = Arc::clone(&self.shared);
         let handle = std::thread::Builder::new()
             .name("iqm-poller".into())
-            .spawn(move || run(shared))
+            .spawn(move || {
+                // A panic in a dependency must not leave the Python side waiting for ever.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run(Arc::clone(&shared));
+                }));
+                if outcome.is_err() {
+                    if let Some(mut inner) = shared.lock() {
+                        inner.fatal = Some("the poller's network thread panicked".to_owned());
+                    }
+                    shared.announce();
+                }
+            })
             .map_err(|err| {
                 PyRuntimeError::new_err(format!("the poller's thread did not start: {err}"))
             })?;

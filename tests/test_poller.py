@@ -581,3 +581,14 @@ def test_http_proxy_and_no_proxy_are_honoured(server, monkeypatch):
             poller.add("job")
             assert poller.wait(timeout=5)["job"].status is READY
         assert len(proxy.seen()) == 1
+
+
+def test_https_goes_through_tls(server):
+    # The loopback server speaks plain HTTP: the TLS handshake fails, and says so.
+    with StatusPoller(server.url.replace("http:", "https:"), max_retries=0, **FAST) as poller:
+        poller.add("job")
+        assert collect(poller) == []
+        reason = poller.failed["job"]
+        assert reason.startswith("connection failed"), reason
+        assert reason.endswith("(1 failure in a row)")
+    assert server.seen() == [], "no HTTP request went out in the clear"
