@@ -105,6 +105,19 @@ bench-report: build ## run the benchmarks and chart them into benches/report (PN
 		--benchmark-columns=median,ops --benchmark-json=$(BENCH_REPORT)/benchmarks.json
 	$(PY) -m benches.report $(BENCH_REPORT)/benchmarks.json $(BENCH_REPORT)
 
+# The polling benchmark's status server: a small Rust crate of its own, so that the server is
+# not what is measured. Built into target/ beside the extension, never as part of it.
+STATUS_SERVER := target/status-server/release/status-server
+$(STATUS_SERVER): benches/status-server/Cargo.toml benches/status-server/Cargo.lock benches/status-server/src/main.rs
+	CARGO_TARGET_DIR=target/status-server cargo build --release --quiet --manifest-path benches/status-server/Cargo.toml
+
+.PHONY: bench-poll
+bench-poll: build $(STATUS_SERVER) ## poll the same jobs with iqm-client, aiohttp and StatusPoller; report into benches/report
+	mkdir -p $(BENCH_REPORT)
+	BENCH_STATUS_SERVER=$(abspath $(STATUS_SERVER)) $(PY) -m pytest benches/test_poll.py -q -p no:cacheprovider \
+		--benchmark-only --benchmark-json=$(BENCH_REPORT)/poll.json
+	$(PY) -m benches.poll_report $(BENCH_REPORT)/poll.json $(BENCH_REPORT)
+
 # The crate as it compiles for the next CPython, which src/cpython.rs does not know: PyO3 is
 # configured from a file, no interpreter needed. It must take the portable route and compile.
 NEXT_PYTHON := 3.14

@@ -10,6 +10,7 @@ mod input;
 mod instances;
 mod model;
 mod payloads;
+mod poller;
 mod single;
 mod sources;
 mod tracker;
@@ -24,6 +25,8 @@ mod _core {
     use crate::batch::{StatusBatch, StatusBatchIter};
     #[pymodule_export]
     use crate::model::{class_lookups_are_fast, init, speed_up_class_lookups};
+    #[pymodule_export]
+    use crate::poller::StatusPoller;
     #[pymodule_export]
     use crate::tracker::JobTracker;
 

@@ -4,7 +4,7 @@
 //! sits behind a mutex that is only held for plain Rust work, never while Python code runs, so
 //! the tracker can be shared between threads.
 
-use std::sync::{Mutex, MutexGuard};
+use std::sync::{Arc, Mutex, MutexGuard};
 
 use hashbrown::HashTable;
 
@@ -55,7 +55,7 @@ fn tracker_error<'py>(
 }
 
 /// A job id as a Python `str`: a `str` as it is, a `uuid.UUID` as its canonical string form.
-fn job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+pub fn job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
     if let Ok(text) = id.cast::<PyString>() {
         return Ok(text.clone());
     }
@@ -209,10 +209,40 @@ fn holds(by_position: &[Option<Job>], at: usize, id: &str) -> bool {
 /// listed in ``last_errors`` until the next update.
 #[pyclass(frozen, module = "iqm_runstatus._core")]
 pub struct JobTracker {
-    state: Mutex<State>,
+    state: Arc<Mutex<State>>,
+}
+
+/// A tracker's state, shared with the threads of a `StatusPoller` that feed it without Python.
+#[derive(Clone)]
+pub struct SharedTracker(Arc<Mutex<State>>);
+
+impl SharedTracker {
+    /// Stores `entry` as the latest status of `id`; the previous status if it changed
+    /// (`Some(None)` for a new job), as `update_many` decides it.
+    pub fn record(
+        &self,
+        id: &str,
+        entry: &Entry<'_>,
+    ) -> Result<Option<Option<StatusCode>>, CoreError> {
+        let mut state = self
+            .0
+            .lock()
+            .map_err(|_| CoreError::BadState("the tracker's state is poisoned"))?;
+        let position = state.lookup(id);
+        Ok(state.set(id, position, entry))
+    }
 }
 
 impl JobTracker {
+    /// A tracker with no jobs, for a `StatusPoller` to feed.
+    pub fn empty() -> Self {
+        Self::new()
+    }
+
+    pub fn shared(&self) -> SharedTracker {
+        SharedTracker(Arc::clone(&self.state))
+    }
+
     fn lock(&self) -> PyResult<MutexGuard<'_, State>> {
         self.state
             .lock()
@@ -234,7 +264,7 @@ impl JobTracker {
     #[new]
     fn new() -> Self {
         JobTracker {
-            state: Mutex::new(State::default()),
+            state: Arc::new(Mutex::new(State::default())),
         }
     }
 
@@ -380,7 +410,7 @@ impl JobTracker {
             }
         }
         Ok(JobTracker {
-            state: Mutex::new(tracked),
+            state: Arc::new(Mutex::new(tracked)),
         })
     }
 }

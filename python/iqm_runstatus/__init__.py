@@ -2,7 +2,8 @@
 
 Replace ``from iqm.iqm_client import RunStatus, Status`` with
 ``from iqm_runstatus import RunStatus, Status``: the same objects and errors, parsed in Rust.
-`StatusBatch`, `parse_many` and `JobTracker` parse many payloads at once.
+`StatusBatch`, `parse_many` and `JobTracker` parse many payloads at once; `StatusPoller`
+polls the server for many jobs from Rust threads.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -19,6 +20,7 @@ from ._records import TrackerError, Transition
 if NATIVE or TYPE_CHECKING:
     from ._batch import PayloadError, parse_many
     from ._core import JobTracker, StatusBatch
+    from ._poller import StatusPoller
 else:
 
     def __getattr__(name: str) -> Any:
@@ -27,6 +29,10 @@ else:
             from . import _batch, _core
 
             return getattr(_batch if hasattr(_batch, name) else _core, name)
+        if name == "StatusPoller":
+            from ._poller import StatusPoller
+
+            return StatusPoller
         raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
@@ -37,6 +43,7 @@ __all__ = [
     "RunStatus",
     "Status",
     "StatusBatch",
+    "StatusPoller",
     "TrackerError",
     "Transition",
     "iqm_client_patched",

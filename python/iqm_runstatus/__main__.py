@@ -1,8 +1,9 @@
-"""Command line: ``python -m iqm_runstatus {bench,generate,summarize}``.
+"""Command line: ``python -m iqm_runstatus {bench,generate,summarize,watch}``.
 
 ``bench`` times the Rust path against the pure-Python path on a generated workload;
 ``generate`` writes a workload as NDJSON, one payload a line, for other tools to replay;
-``summarize`` streams an NDJSON file of payloads and reports counts, messages and bad lines.
+``summarize`` streams an NDJSON file of payloads and reports counts, messages and bad lines;
+``watch`` polls a server for the jobs of a file and prints their transitions.
 """
 
 from __future__ import annotations
@@ -67,7 +68,10 @@ def _parser() -> _Parser:
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(
-        dest="command", required=True, metavar="{bench,generate,summarize}", parser_class=_Parser
+        dest="command",
+        required=True,
+        metavar="{bench,generate,summarize,watch}",
+        parser_class=_Parser,
     )
     bench = commands.add_parser(
         "bench",
@@ -126,7 +130,91 @@ def _parser() -> _Parser:
     # Hidden: small chunks exercise the chunk boundaries in tests; a forced bar, its code path.
     summ.add_argument("--chunk-bytes", type=_positive, help=argparse.SUPPRESS)
     summ.add_argument("--force-progress", action="store_true", help=argparse.SUPPRESS)
+    _add_watch(commands)
     return parser
+
+
+def _seconds(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"not a number: {text!r}") from None
+    if not value > 0:
+        raise argparse.ArgumentTypeError(f"must be a positive number of seconds, not {text}")
+    return value
+
+
+def _add_watch(commands: Any) -> None:
+    watch = commands.add_parser(
+        "watch",
+        help="poll a server for jobs and print their transitions",
+        description="Poll GET BASE_URL/jobs/{id}/status for the jobs listed in FILE (one id a "
+        "line) and print each status change until every job is terminal or given up. Exit code "
+        "0 if every job is terminal, 1 if any was given up.",
+    )
+    watch.add_argument("base_url", metavar="BASE_URL", help="the server, e.g. https://host/api")
+    watch.add_argument(
+        "--jobs", required=True, metavar="FILE", help="job ids, one a line; - for standard input"
+    )
+    watch.add_argument("--json", action="store_true", help="print NDJSON, one object a line")
+    watch.add_argument(
+        "--token", help="a bearer token (default: the IQM_TOKEN environment variable)"
+    )
+    watch.add_argument(
+        "--interval", type=_seconds, default=1.0, metavar="S", help="first interval (default 1)"
+    )
+    watch.add_argument(
+        "--max-interval", type=_seconds, default=30.0, metavar="S", help="longest (default 30)"
+    )
+    watch.add_argument(
+        "--timeout", type=_seconds, default=60.0, metavar="S", help="per request (default 60)"
+    )
+    watch.add_argument(
+        "--concurrency", type=_positive, default=64, metavar="N", help="in flight (default 64)"
+    )
+    watch.add_argument(
+        "--max-retries", type=_count, default=8, metavar="N", help="before giving up (default 8)"
+    )
+    watch.add_argument(
+        "--no-progress", action="store_true", help="no live counts (shown on a terminal with tqdm)"
+    )
+    watch.add_argument("--force-progress", action="store_true", help=argparse.SUPPRESS)
+
+
+def _watch(args: argparse.Namespace) -> int:
+    from ._watch import read_job_ids, watch
+
+    name = "<stdin>" if args.jobs == "-" else args.jobs
+    try:
+        if args.jobs == "-":
+            job_ids = read_job_ids(sys.stdin)
+        else:
+            with open(args.jobs, encoding="utf-8") as jobs:
+                job_ids = read_job_ids(jobs)
+    except (OSError, UnicodeDecodeError) as exc:
+        print(f"{PROG}: error: cannot read {name!r}: {exc}", file=sys.stderr)
+        return 2
+    settings = {
+        "interval": args.interval,
+        "max_interval": max(args.max_interval, args.interval),
+        "timeout": args.timeout,
+        "concurrency": args.concurrency,
+        "max_retries": args.max_retries,
+    }
+    try:
+        return watch(
+            args.base_url,
+            job_ids,
+            as_json=args.json,
+            token=args.token or os.environ.get("IQM_TOKEN") or None,
+            settings=settings,
+            progress=not args.no_progress,
+            force_progress=args.force_progress,
+            out=sys.stdout,
+        )
+    except ValueError as exc:
+        print(f"{PROG}: error: {exc}", file=sys.stderr)
+        return 2
 
 
 def _same(a: RunStatus, b: RunStatus) -> bool:
@@ -332,6 +420,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             return _bench(args.size, args.repeat, args.seed)
         if args.command == "summarize":
             return _summarize(args)
+        if args.command == "watch":
+            return _watch(args)
         return _generate(args.count, args.seed, args.invalid_rate, args.out)
     except KeyboardInterrupt:
         return 130

@@ -3,8 +3,10 @@
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, Optional, SupportsIndex, Union, final, overload
+
+from typing_extensions import Self, disjoint_base
 
 from ._model import RunStatus, Status
 from ._records import TrackerError, Transition
@@ -16,6 +18,7 @@ __all__ = [
     "JobTracker",
     "StatusBatch",
     "StatusBatchIter",
+    "StatusPoller",
     "class_lookups_are_fast",
     "from_dict",
     "from_json",
@@ -140,3 +143,44 @@ class JobTracker:
     def __len__(self) -> int: ...
     def __contains__(self, job_id: object, /) -> bool: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
+
+@disjoint_base
+class StatusPoller:
+    """Polls the status of many jobs from threads of its own and reports their transitions."""
+
+    def __new__(
+        cls,
+        base_url: str,
+        *,
+        token: Optional[str] = None,
+        headers: Optional[Mapping[str, str]] = None,
+        concurrency: int = 64,
+        interval: float = 1.0,
+        max_interval: float = 30.0,
+        timeout: float = 60.0,
+        max_retries: int = 8,
+        max_body_size: int = 1048576,
+        _header_provider: Optional[Callable[[], tuple[Mapping[str, str], Optional[float]]]] = None,
+    ) -> Self: ...
+    def add(self, job_ids: Union[_JobId, Iterable[_JobId]]) -> None: ...
+    def remove(self, job_ids: Union[_JobId, Iterable[_JobId]]) -> int: ...
+    def __iter__(self) -> Self: ...
+    def __next__(self) -> list[Transition]: ...
+    def wait(
+        self,
+        job_ids: Union[_JobId, Iterable[_JobId], None] = None,
+        timeout: Optional[float] = None,
+    ) -> dict[str, RunStatus]: ...
+    @property
+    def tracker(self) -> JobTracker: ...
+    @property
+    def failed(self) -> dict[str, str]: ...
+    @property
+    def errors(self) -> list[TrackerError]: ...
+    def stats(self) -> dict[str, Any]: ...
+    def close(self) -> None: ...
+    def __enter__(self) -> Self: ...
+    def __exit__(self, *_exc: object) -> None: ...
+    def _next_ready(self) -> Optional[list[Transition]]: ...
+    def _wakeup_fd(self) -> int: ...
+    def _drain_wakeup(self) -> None: ...

@@ -1,0 +1,92 @@
+"""`StatusPoller`: the Rust poller, with what belongs to Python: an `IQMClient`'s headers, and
+iteration under asyncio."""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import binascii
+import json
+import time
+from collections.abc import Mapping
+from typing import Any, Optional
+
+from . import _core
+from ._records import Transition
+
+__all__ = ["StatusPoller"]
+
+# iqm-client 17.2 refreshes a token that has less than this many seconds left.
+REFRESH_MARGIN_SECONDS = 60.0
+# How often an `async for` that saw no change services the poller all the same (a header
+# refresh that falls due wakes no one).
+ASYNC_IDLE_SECONDS = 1.0
+
+
+def _seconds_left(authorization: Optional[str]) -> Optional[float]:
+    """Seconds until a bearer JWT's ``exp``, or ``None`` for a header without one."""
+    if not authorization or not authorization.startswith("Bearer "):
+        return None
+    parts = authorization[len("Bearer ") :].split(".")
+    if len(parts) != 3:
+        return None
+    body = parts[1] + "=" * (-len(parts[1]) % 4)
+    try:
+        claims = json.loads(base64.urlsafe_b64decode(body))
+        expires = float(claims["exp"])
+    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
+        return None
+    return expires - time.time()
+
+
+class StatusPoller(_core.StatusPoller):
+    """Polls ``GET {base_url}/jobs/{job_id}/status`` for many jobs from threads of its own.
+
+    ``for transitions in poller`` (or ``async for``) yields lists of ``Transition`` as jobs
+    change status, and ends when every added job is terminal or given up; ``wait`` blocks until
+    jobs are terminal. See the README for the polling policy.
+    """
+
+    @classmethod
+    def from_client(cls, client: Any, **kwargs: Any) -> StatusPoller:
+        """A poller for the server of an ``IQMClient`` (iqm-client 17.2), with its
+        ``User-Agent`` and ``Authorization``.
+
+        The client is asked for its headers on the first ``add``, again when the token has
+        less than a minute left (it refreshes the token then), and once when the server
+        answers 401 or 403. The thread that iterates or waits asks it.
+        """
+        base_url = client._base_url
+
+        def provider() -> tuple[Mapping[str, str], Optional[float]]:
+            headers = dict(client._default_headers())
+            left = _seconds_left(headers.get("Authorization"))
+            return headers, None if left is None else max(0.0, left - REFRESH_MARGIN_SECONDS)
+
+        return cls(base_url, _header_provider=provider, **kwargs)
+
+    def __aiter__(self) -> StatusPoller:
+        return self
+
+    async def __anext__(self) -> list[Transition]:
+        loop = asyncio.get_running_loop()
+        fd = self._wakeup_fd()
+        while True:
+            # Emptied before looking, so that any change after the look signals it again.
+            self._drain_wakeup()
+            batch = self._next_ready()
+            if batch is None:
+                raise StopAsyncIteration
+            if batch:
+                return batch
+            woken = loop.create_future()
+
+            def wake(woken: asyncio.Future[None] = woken) -> None:
+                if not woken.done():
+                    woken.set_result(None)
+
+            loop.add_reader(fd, wake)
+            try:
+                await asyncio.wait({woken}, timeout=ASYNC_IDLE_SECONDS)
+            finally:
+                loop.remove_reader(fd)

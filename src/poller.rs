@@ -1,0 +1,1504 @@
+//! `StatusPoller`: polls `GET {base}/jobs/{id}/status` for many jobs from a network loop in
+//! Rust, feeding each body to the tracker's parser without the GIL. Python sees transitions.
+//!
+//! One thread runs a single-threaded tokio runtime with the scheduler and the requests. The
+//! schedule, the queue of transitions and the outcome of each job sit behind one mutex that is
+//! held for plain Rust work only, so the Python side can lock it with the GIL held. Bodies the
+//! fast parser is not certain about, and header refreshes, need Python: the runtime thread never
+//! takes the GIL, it queues them, and the thread that iterates or waits handles them.
+
+use std::cmp::Reverse;
+use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::io::{Read, Write};
+use std::os::fd::AsRawFd;
+use std::os::unix::net::UnixStream;
+use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::thread::JoinHandle;
+use std::time::{Duration, Instant, SystemTime};
+
+use foldhash::quality::RandomState;
+use pyo3::exceptions::{PyException, PyKeyError, PyRuntimeError, PyTimeoutError, PyValueError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
+use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, USER_AGENT};
+
+use crate::convert::entry_from_run_status;
+use crate::errors::core_to_py;
+use crate::instances::{check_named_tuple, new_named_tuple};
+use crate::model::Model;
+use crate::tracker::{job_str, JobTracker, SharedTracker};
+use iqm_runstatus_core::columns::{Builder, Entry};
+use iqm_runstatus_core::parse::parse_status;
+use iqm_runstatus_core::status::StatusCode;
+use iqm_runstatus_core::Error as CoreError;
+
+type Map<K, V> = hashbrown::HashMap<K, V, RandomState>;
+
+/// How long a waiting Python thread sleeps between checks for signals (Ctrl-C).
+const WAIT_SLICE: Duration = Duration::from_millis(20);
+/// The factor the interval grows by while a job's status stays the same.
+const GROWTH: f64 = 1.5;
+/// Each delay is drawn from ±10% around its value, so that jobs added together spread out.
+const JITTER: f64 = 0.1;
+/// No delay, not even one a server asks for, is longer.
+const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
+/// The most connections (and requests in flight) a poller opens, whatever it is asked for.
+const MAX_CONCURRENCY: usize = 4096;
+/// The error type name of a body over the size limit, as `TrackerError.error_type`.
+const TOO_LARGE: &str = "ResponseTooLarge";
+
+static TRANSITION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+static TRACKER_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+
+fn named_tuple<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    name: &str,
+) -> PyResult<&'py Bound<'py, PyType>> {
+    let class = cell.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+        let class = py
+            .import("iqm_runstatus._records")?
+            .getattr(name)?
+            .cast_into::<PyType>()?;
+        check_named_tuple(&class, 3)?;
+        Ok(class.unbind())
+    })?;
+    Ok(class.bind(py))
+}
+
+struct Settings {
+    /// The base URL without a trailing slash.
+    base: String,
+    concurrency: usize,
+    interval: Duration,
+    max_interval: Duration,
+    timeout: Duration,
+    max_retries: u32,
+    max_body_size: usize,
+    /// The headers given at construction; a provider's headers replace those of their names.
+    headers: HeaderMap,
+}
+
+#[derive(Clone, Copy, PartialEq, Eq, Debug)]
+enum Phase {
+    Polling,
+    /// Answered 401 or 403: waits for the Python side to refresh the headers.
+    AwaitingAuth,
+    Terminal,
+    GivenUp,
+}
+
+impl Phase {
+    fn is_active(self) -> bool {
+        matches!(self, Phase::Polling | Phase::AwaitingAuth)
+    }
+}
+
+struct Job {
+    /// Tells this job's schedule entries and requests from those of an earlier add.
+    generation: u64,
+    phase: Phase,
+    in_flight: bool,
+    interval: Duration,
+    failures: u32,
+    /// Whether the headers were refreshed for this job since its last good answer.
+    auth_refreshed: bool,
+    polls: u64,
+    /// Counts bodies, so that a body handed to Python is not applied after a newer one.
+    bodies: u64,
+}
+
+/// A body for the pure path, with the job's generation and body count when it arrived.
+struct Fallback {
+    generation: u64,
+    body: u64,
+    bytes: Vec<u8>,
+}
+
+#[derive(Default)]
+struct Stats {
+    requests: u64,
+    responses: BTreeMap<u16, u64>,
+    retries: u64,
+    timeouts: u64,
+    transport_errors: u64,
+    bytes: u64,
+}
+
+/// (due, order, id, generation): entries of removed or re-added jobs are skipped.
+type Due = (Instant, u64, Arc<str>, u64);
+
+struct Inner {
+    jobs: Map<Arc<str>, Job>,
+    due: BinaryHeap<Reverse<Due>>,
+    order: u64,
+    generations: u64,
+    /// Jobs polling or waiting for new headers.
+    active: usize,
+    in_flight: usize,
+    transitions: VecDeque<(Arc<str>, Option<StatusCode>, StatusCode)>,
+    fallbacks: Map<Arc<str>, Fallback>,
+    errors: Map<Arc<str>, (String, String)>,
+    failed: Map<Arc<str>, String>,
+    headers: Arc<HeaderMap>,
+    refresh_wanted: bool,
+    refreshing: bool,
+    /// Whether the provider gave the headers yet (it is first asked on the first `add`).
+    primed: bool,
+    refresh_at: Option<Instant>,
+    closed: bool,
+    /// Why the network thread stopped on its own, if it did.
+    fatal: Option<String>,
+    stats: Stats,
+    random: u64,
+}
+
+impl Inner {
+    /// A factor in [1 - JITTER, 1 + JITTER) (xorshift64*; the seed comes from std's keyed hash).
+    fn jitter(&mut self) -> f64 {
+        self.random ^= self.random >> 12;
+        self.random ^= self.random << 25;
+        self.random ^= self.random >> 27;
+        let word = self.random.wrapping_mul(0x2545_F491_4F6C_DD1D);
+        let unit = (word >> 11) as f64 / (1u64 << 53) as f64;
+        1.0 + JITTER * (2.0 * unit - 1.0)
+    }
+
+    fn jittered(&mut self, delay: Duration) -> Duration {
+        let factor = self.jitter();
+        scale(delay, factor)
+    }
+
+    fn schedule(&mut self, id: &Arc<str>, generation: u64, delay: Duration) {
+        let now = Instant::now();
+        let at = now.checked_add(delay.min(MAX_DELAY)).unwrap_or(now);
+        self.order = self.order.wrapping_add(1);
+        self.due
+            .push(Reverse((at, self.order, Arc::clone(id), generation)));
+    }
+
+    fn give_up(&mut self, id: &Arc<str>, reason: String) {
+        if let Some(job) = self.jobs.get_mut(id) {
+            if job.phase.is_active() {
+                self.active = self.active.saturating_sub(1);
+            }
+            job.phase = Phase::GivenUp;
+        }
+        self.fallbacks.remove(id);
+        self.failed.insert(Arc::clone(id), reason);
+    }
+}
+
+/// `delay * factor`, saturating (`Duration::mul_f64` panics on overflow).
+fn scale(delay: Duration, factor: f64) -> Duration {
+    Duration::try_from_secs_f64(delay.as_secs_f64() * factor).unwrap_or(MAX_DELAY)
+}
+
+struct Shared {
+    inner: Mutex<Inner>,
+    /// Wakes the Python threads waiting for transitions.
+    changed: Condvar,
+    /// Wakes the scheduler.
+    wake_loop: tokio::sync::Notify,
+    /// A socket pair whose read end an asyncio loop watches; made on first use.
+    wakeup: OnceLock<(UnixStream, UnixStream)>,
+    signalled: AtomicBool,
+    /// Whether `RunStatus` validates as the fast parser assumes, checked under the GIL.
+    model_current: AtomicBool,
+    tracker: SharedTracker,
+    settings: Settings,
+    has_provider: bool,
+}
+
+impl Shared {
+    fn lock(&self) -> Option<MutexGuard<'_, Inner>> {
+        self.inner.lock().ok()
+    }
+
+    /// Tells the Python side that something changed.
+    fn announce(&self) {
+        self.changed.notify_all();
+        if let Some((_, writer)) = self.wakeup.get() {
+            if !self.signalled.swap(true, Ordering::AcqRel) {
+                // A full buffer already wakes the reader.
+                let _ = (&*writer).write(&[1]);
+            }
+        }
+    }
+
+    /// Applies a parsed status of `id`: the tracker, the transition, the schedule. Whether the
+    /// Python side has something to see (a transition, a settled job, an error gone).
+    fn apply_entry(
+        &self,
+        inner: &mut Inner,
+        id: &Arc<str>,
+        entry: &Entry<'_>,
+        reschedule: bool,
+    ) -> Result<bool, CoreError> {
+        let change = self.tracker.record(id, entry)?;
+        let cleared = inner.errors.remove(id).is_some();
+        let base = self.settings.interval;
+        let max = self.settings.max_interval;
+        let Some(job) = inner.jobs.get_mut(id) else {
+            return Ok(cleared);
+        };
+        let generation = job.generation;
+        let changed = change.is_some();
+        if let Some(previous) = change {
+            inner
+                .transitions
+                .push_back((Arc::clone(id), previous, entry.status));
+        }
+        if entry.status.is_terminal() {
+            if job.phase.is_active() {
+                inner.active = inner.active.saturating_sub(1);
+            }
+            job.phase = Phase::Terminal;
+            inner.fallbacks.remove(id);
+            return Ok(true);
+        }
+        job.interval = if changed {
+            base
+        } else {
+            scale(job.interval, GROWTH).min(max)
+        };
+        if reschedule {
+            let interval = job.interval;
+            let delay = inner.jittered(interval);
+            inner.schedule(id, generation, delay);
+        }
+        Ok(changed || cleared)
+    }
+
+    /// Handles the end of one request.
+    fn settle(&self, id: &Arc<str>, generation: u64, fetched: Fetched) {
+        let Some(mut guard) = self.lock() else {
+            return;
+        };
+        let inner = &mut *guard;
+        inner.in_flight = inner.in_flight.saturating_sub(1);
+        inner.stats.requests += 1;
+        match &fetched {
+            Fetched::Body(bytes) => {
+                *inner.stats.responses.entry(200).or_default() += 1;
+                inner.stats.bytes += bytes.len() as u64;
+            }
+            Fetched::TooLarge { code, .. } | Fetched::Http { code, .. } => {
+                *inner.stats.responses.entry(*code).or_default() += 1;
+            }
+            Fetched::Timeout => inner.stats.timeouts += 1,
+            Fetched::Transport(_) => inner.stats.transport_errors += 1,
+        }
+        let Some(job) = inner.jobs.get_mut(id) else {
+            return;
+        };
+        if job.generation != generation {
+            return;
+        }
+        job.in_flight = false;
+        if job.phase != Phase::Polling {
+            return;
+        }
+        let settings = &self.settings;
+        match fetched {
+            Fetched::Body(bytes) => {
+                job.failures = 0;
+                job.auth_refreshed = false;
+                job.bodies += 1;
+                let body = job.bodies;
+                let parsed = if self.model_current.load(Ordering::Relaxed) {
+                    parse_entry(&bytes)
+                } else {
+                    None
+                };
+                // Most answers repeat the last one: the Python side is woken only for news.
+                let news = match parsed {
+                    Some(builder) => {
+                        let dropped = inner.fallbacks.remove(id).is_some();
+                        let columns = builder.finish();
+                        let applied = match columns.entry(0) {
+                            Some(entry) => self.apply_entry(inner, id, &entry, true),
+                            None => Err(CoreError::BadState("parsed entry")),
+                        };
+                        match applied {
+                            Ok(visible) => visible || dropped,
+                            Err(err) => {
+                                inner.give_up(id, format!("the tracker failed: {err}"));
+                                true
+                            }
+                        }
+                    }
+                    None => {
+                        inner.fallbacks.insert(
+                            Arc::clone(id),
+                            Fallback {
+                                generation,
+                                body,
+                                bytes,
+                            },
+                        );
+                        self.unchanged(inner, id);
+                        true
+                    }
+                };
+                if news {
+                    self.announce();
+                }
+            }
+            Fetched::TooLarge { code: _, size } => {
+                let message = match size {
+                    Some(size) => format!(
+                        "the response body has {size} bytes, more than the limit of {}",
+                        settings.max_body_size
+                    ),
+                    None => format!(
+                        "the response body is longer than the limit of {} bytes",
+                        settings.max_body_size
+                    ),
+                };
+                job.failures = 0;
+                inner
+                    .errors
+                    .insert(Arc::clone(id), (TOO_LARGE.to_owned(), message));
+                self.unchanged(inner, id);
+                self.announce();
+            }
+            Fetched::Http {
+                code,
+                reason,
+                retry_after,
+                location,
+            } => {
+                let what = format!("HTTP {code} {reason}");
+                let news = match code {
+                    429 | 503 => self.failure(inner, id, what, retry_after),
+                    500..=599 => self.failure(inner, id, what, None),
+                    404 => {
+                        inner.give_up(id, format!("{what}: the server does not know the job"));
+                        true
+                    }
+                    401 | 403 => {
+                        if self.has_provider && !job.auth_refreshed {
+                            job.phase = Phase::AwaitingAuth;
+                            inner.refresh_wanted = true;
+                        } else if self.has_provider {
+                            inner.give_up(
+                                id,
+                                format!("{what}: still refused after the headers were refreshed"),
+                            );
+                        } else {
+                            inner.give_up(
+                                id,
+                                format!("{what}: refused, and there is no client to refresh the headers from"),
+                            );
+                        }
+                        true
+                    }
+                    300..=399 => {
+                        let to = location.as_deref().unwrap_or("no location");
+                        inner.give_up(id, format!("{what}: redirects are not followed (to {to})"));
+                        true
+                    }
+                    _ => {
+                        inner.give_up(id, format!("{what}: not a status answer"));
+                        true
+                    }
+                };
+                if news {
+                    self.announce();
+                }
+            }
+            Fetched::Timeout => {
+                let what = format!(
+                    "no complete response within {:.3} s",
+                    settings.timeout.as_secs_f64()
+                );
+                if self.failure(inner, id, what, None) {
+                    self.announce();
+                }
+            }
+            Fetched::Transport(what) => {
+                if self.failure(inner, id, what, None) {
+                    self.announce();
+                }
+            }
+        }
+    }
+
+    /// Reschedules a job whose status did not change (or could not be read yet).
+    fn unchanged(&self, inner: &mut Inner, id: &Arc<str>) {
+        let max = self.settings.max_interval;
+        let Some(job) = inner.jobs.get_mut(id) else {
+            return;
+        };
+        job.interval = scale(job.interval, GROWTH).min(max);
+        let (interval, generation) = (job.interval, job.generation);
+        let delay = inner.jittered(interval);
+        inner.schedule(id, generation, delay);
+    }
+
+    /// A failed attempt: retried after a backoff, or given up after too many in a row
+    /// (`true`).
+    fn failure(
+        &self,
+        inner: &mut Inner,
+        id: &Arc<str>,
+        what: String,
+        retry_after: Option<Duration>,
+    ) -> bool {
+        let settings = &self.settings;
+        let Some(job) = inner.jobs.get_mut(id) else {
+            return false;
+        };
+        job.failures = job.failures.saturating_add(1);
+        if job.failures > settings.max_retries {
+            let failures = job.failures;
+            let plural = if failures == 1 { "" } else { "s" };
+            inner.give_up(id, format!("{what} ({failures} failure{plural} in a row)"));
+            return true;
+        }
+        let generation = job.generation;
+        let exponent = i32::try_from(job.failures.saturating_sub(1)).unwrap_or(i32::MAX);
+        let backoff = scale(settings.interval, 2f64.powi(exponent)).min(settings.max_interval);
+        inner.stats.retries += 1;
+        let delay = match retry_after {
+            Some(delay) => delay,
+            None => inner.jittered(backoff),
+        };
+        inner.schedule(id, generation, delay);
+        false
+    }
+}
+
+/// The fast parse of one body; `None` when the pure path must decide.
+fn parse_entry(bytes: &[u8]) -> Option<Builder> {
+    let parsed = parse_status(bytes).ok()?;
+    let mut builder = Builder::with_capacity(1);
+    builder.push_parsed(&parsed).ok()?;
+    Some(builder)
+}
+
+enum Fetched {
+    Body(Vec<u8>),
+    TooLarge {
+        code: u16,
+        size: Option<u64>,
+    },
+    Http {
+        code: u16,
+        reason: &'static str,
+        retry_after: Option<Duration>,
+        location: Option<String>,
+    },
+    Timeout,
+    Transport(String),
+}
+
+/// `Retry-After`: delay-seconds or an HTTP date.
+fn retry_after(value: &HeaderValue) -> Option<Duration> {
+    let text = value.to_str().ok()?.trim();
+    if let Ok(seconds) = text.parse::<u64>() {
+        return Some(Duration::from_secs(seconds.min(MAX_DELAY.as_secs())));
+    }
+    let at = httpdate::parse_http_date(text).ok()?;
+    Some(
+        at.duration_since(SystemTime::now())
+            .unwrap_or(Duration::ZERO),
+    )
+}
+
+fn describe(err: &reqwest::Error) -> String {
+    use std::error::Error as _;
+    let mut text = if err.is_connect() {
+        "connection failed".to_owned()
+    } else {
+        "request failed".to_owned()
+    };
+    let mut source = err.source();
+    while let Some(cause) = source {
+        text.push_str(": ");
+        text.push_str(&cause.to_string());
+        source = cause.source();
+    }
+    text
+}
+
+async fn fetch(client: &reqwest::Client, url: &str, headers: HeaderMap, limit: usize) -> Fetched {
+    let response = match client.get(url).headers(headers).send().await {
+        Ok(response) => response,
+        Err(err) if err.is_timeout() => return Fetched::Timeout,
+        Err(err) => return Fetched::Transport(describe(&err)),
+    };
+    let status = response.status();
+    let code = status.as_u16();
+    if !status.is_success() {
+        let header = |name| {
+            response
+                .headers()
+                .get(name)
+                .and_then(|value: &HeaderValue| value.to_str().ok())
+                .map(str::to_owned)
+        };
+        let location = header(reqwest::header::LOCATION);
+        let retry_after = response
+            .headers()
+            .get(reqwest::header::RETRY_AFTER)
+            .and_then(retry_after);
+        return Fetched::Http {
+            code,
+            reason: status.canonical_reason().unwrap_or(""),
+            retry_after,
+            location,
+        };
+    }
+    let limit_u64 = u64::try_from(limit).unwrap_or(u64::MAX);
+    if let Some(size) = response.content_length() {
+        if size > limit_u64 {
+            return Fetched::TooLarge {
+                code,
+                size: Some(size),
+            };
+        }
+    }
+    let mut response = response;
+    let mut body = Vec::new();
+    loop {
+        match response.chunk().await {
+            Ok(Some(chunk)) => {
+                if body.len().saturating_add(chunk.len()) > limit {
+                    return Fetched::TooLarge { code, size: None };
+                }
+                body.extend_from_slice(&chunk);
+            }
+            Ok(None) => return Fetched::Body(body),
+            Err(err) if err.is_timeout() => return Fetched::Timeout,
+            Err(err) => return Fetched::Transport(describe(&err)),
+        }
+    }
+}
+
+/// The id as one path segment: everything but RFC 3986's unreserved characters is escaped, so
+/// that no id can reach another path.
+fn path_segment(id: &str) -> String {
+    let mut out = String::with_capacity(id.len());
+    for &byte in id.as_bytes() {
+        if byte.is_ascii_alphanumeric() || matches!(byte, b'-' | b'.' | b'_' | b'~') {
+            out.push(char::from(byte));
+        } else {
+            out.push_str(&format!("%{byte:02X}"));
+        }
+    }
+    out
+}
+
+async fn poll_job(
+    shared: Arc<Shared>,
+    client: reqwest::Client,
+    id: Arc<str>,
+    generation: u64,
+    headers: Arc<HeaderMap>,
+) {
+    let settings = &shared.settings;
+    let url = format!("{}/jobs/{}/status", settings.base, path_segment(&id));
+    let fetched = tokio::time::timeout(
+        settings.timeout,
+        fetch(&client, &url, (*headers).clone(), settings.max_body_size),
+    )
+    .await
+    .unwrap_or(Fetched::Timeout);
+    shared.settle(&id, generation, fetched);
+    shared.wake_loop.notify_one();
+}
+
+/// The scheduler: starts the requests that are due, at most `concurrency` at a time.
+async fn schedule(shared: Arc<Shared>, client: reqwest::Client) {
+    let mut tasks = tokio::task::JoinSet::new();
+    loop {
+        let mut starts = Vec::new();
+        let next = {
+            let Some(mut guard) = shared.lock() else {
+                break;
+            };
+            let inner = &mut *guard;
+            if inner.closed {
+                break;
+            }
+            let now = Instant::now();
+            while inner.in_flight < shared.settings.concurrency {
+                match inner.due.peek() {
+                    Some(Reverse((at, ..))) if *at <= now => {}
+                    _ => break,
+                }
+                let Some(Reverse((_, _, id, generation))) = inner.due.pop() else {
+                    break;
+                };
+                let Some(job) = inner.jobs.get_mut(&id) else {
+                    continue;
+                };
+                if job.generation != generation || job.phase != Phase::Polling || job.in_flight {
+                    continue;
+                }
+                job.in_flight = true;
+                job.polls += 1;
+                inner.in_flight += 1;
+                starts.push((id, generation, Arc::clone(&inner.headers)));
+            }
+            if inner.in_flight < shared.settings.concurrency {
+                inner.due.peek().map(|Reverse((at, ..))| *at)
+            } else {
+                None
+            }
+        };
+        for (id, generation, headers) in starts {
+            tasks.spawn(poll_job(
+                Arc::clone(&shared),
+                client.clone(),
+                id,
+                generation,
+                headers,
+            ));
+        }
+        while tasks.try_join_next().is_some() {}
+        let sleep = async {
+            match next {
+                Some(at) => tokio::time::sleep_until(tokio::time::Instant::from_std(at)).await,
+                None => std::future::pending().await,
+            }
+        };
+        tokio::select! {
+            () = shared.wake_loop.notified() => {}
+            () = sleep => {}
+        }
+    }
+    // Cancels the requests in flight; their connections close as the runtime drops.
+    tasks.abort_all();
+    while tasks.join_next().await.is_some() {}
+}
+
+/// The network thread: its own runtime, client and scheduler, until `close`.
+fn run(shared: Arc<Shared>) {
+    let fail = |why: String| {
+        if let Some(mut inner) = shared.lock() {
+            inner.fatal = Some(why);
+        }
+        shared.announce();
+    };
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(runtime) => runtime,
+        Err(err) => return fail(format!("the poller's runtime did not start: {err}")),
+    };
+    let settings = &shared.settings;
+    let client = {
+        let _entered = runtime.enter();
+        reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::none())
+            .pool_max_idle_per_host(settings.concurrency)
+            .tcp_nodelay(true)
+            // As requests sends them: some servers and proxies still compare names by case.
+            .http1_title_case_headers()
+            .connect_timeout(settings.timeout)
+            .build()
+    };
+    match client {
+        Ok(client) => runtime.block_on(schedule(Arc::clone(&shared), client)),
+        Err(err) => fail(format!("the HTTP client could not be made: {err}")),
+    }
+    // Name resolution runs on blocking threads, which a shutdown cannot cancel: bounded.
+    runtime.shutdown_timeout(Duration::from_secs(1));
+}
+
+fn positive_seconds(name: &str, value: f64) -> PyResult<Duration> {
+    if value.is_nan() || value <= 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "{name} must be a positive number of seconds, not {value}"
+        )));
+    }
+    Ok(Duration::try_from_secs_f64(value)
+        .unwrap_or(MAX_DELAY)
+        .min(MAX_DELAY))
+}
+
+fn header_map(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
+    let mut map = HeaderMap::new();
+    let items = headers.call_method0("items")?;
+    for item in items.try_iter()? {
+        let (name, value): (String, String) = item?.extract()?;
+        let name = HeaderName::from_bytes(name.as_bytes())
+            .map_err(|_| PyValueError::new_err(format!("not a valid header name: {name:?}")))?;
+        let value = HeaderValue::from_str(&value).map_err(|_| {
+            PyValueError::new_err(format!("not a valid value for the header {name}"))
+        })?;
+        map.insert(name, value);
+    }
+    Ok(map)
+}
+
+/// The job ids of `job_ids`: one `str` or `uuid.UUID`, or an iterable of them.
+fn job_ids(job_ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
+    let items = match job_str(job_ids) {
+        Ok(one) => return Ok(vec![one.to_str()?.to_owned()]),
+        // Neither an id nor an iterable: the error about the id says what is expected.
+        Err(err) => job_ids.try_iter().map_err(|_| err)?,
+    };
+    items
+        .map(|id| Ok(job_str(&id?)?.to_str()?.to_owned()))
+        .collect()
+}
+
+/// Polls the status of many jobs from threads of its own and reports their transitions.
+///
+/// ``for transitions in poller`` yields lists of ``Transition`` as they happen and ends when
+/// every added job is terminal or given up; ``wait`` blocks until jobs are terminal. The
+/// network loop runs in Rust without the GIL; it starts on the first ``add``.
+#[pyclass(frozen, subclass, module = "iqm_runstatus._core")]
+pub struct StatusPoller {
+    shared: Arc<Shared>,
+    thread: Mutex<Option<JoinHandle<()>>>,
+    /// The process that started the thread (0 before it starts).
+    started_by: AtomicU32,
+    tracker: Py<JobTracker>,
+    provider: Option<Py<PyAny>>,
+}
+
+impl StatusPoller {
+    /// Refuses to work on in a child of `fork`, where the network thread does not exist.
+    fn check_process(&self) -> PyResult<()> {
+        let started_by = self.started_by.load(Ordering::Acquire);
+        if started_by != 0 && started_by != std::process::id() {
+            return Err(PyRuntimeError::new_err(
+                "this StatusPoller was started in another process: its threads did not survive \
+                 fork(); make a new StatusPoller in this process",
+            ));
+        }
+        Ok(())
+    }
+
+    fn lock(&self) -> PyResult<MutexGuard<'_, Inner>> {
+        self.check_process()?;
+        self.shared
+            .lock()
+            .ok_or_else(|| PyRuntimeError::new_err("the poller's state is poisoned"))
+    }
+
+    /// Starts the network thread if it has not started.
+    fn ensure_started(&self) -> PyResult<()> {
+        let mut thread = self
+            .thread
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the poller's state is poisoned"))?;
+        if thread.is_some() {
+            return Ok(());
+        }
+        let shared = Arc::clone(&self.shared);
+        let handle = std::thread::Builder::new()
+            .name("iqm-poller".into())
+            .spawn(move || {
+                // A panic in a dependency must not leave the Python side waiting for ever.
+                let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {
+                    run(Arc::clone(&shared));
+                }));
+                if outcome.is_err() {
+                    if let Some(mut inner) = shared.lock() {
+                        inner.fatal = Some("the poller's network thread panicked".to_owned());
+                    }
+                    shared.announce();
+                }
+            })
+            .map_err(|err| {
+                PyRuntimeError::new_err(format!("the poller's thread did not start: {err}"))
+            })?;
+        *thread = Some(handle);
+        self.started_by.store(std::process::id(), Ordering::Release);
+        Ok(())
+    }
+
+    /// The Python side of the work: bodies for the pure path, and header refreshes.
+    fn service(&self, py: Python<'_>) -> PyResult<()> {
+        let model = Model::get(py)?;
+        self.shared
+            .model_current
+            .store(model.is_current(py), Ordering::Relaxed);
+        let (fallbacks, refresh) = {
+            let mut inner = self.lock()?;
+            let fallbacks = std::mem::take(&mut inner.fallbacks);
+            let due = inner.refresh_at.is_some_and(|at| at <= Instant::now());
+            let refresh =
+                self.provider.is_some() && (inner.refresh_wanted || due) && !inner.refreshing;
+            if refresh {
+                inner.refreshing = true;
+            }
+            (fallbacks, refresh)
+        };
+        if refresh {
+            self.refresh_headers(py)?;
+        }
+        if fallbacks.is_empty() {
+            return Ok(());
+        }
+        let pure = model.pure_from_json.bind(py);
+        for (id, fallback) in fallbacks {
+            let outcome = match pure.call1((PyBytes::new(py, &fallback.bytes),)) {
+                Ok(result) => Ok(entry_from_run_status(model, &result)?),
+                Err(err) if err.is_instance_of::<PyException>(py) => {
+                    let type_name = err.get_type(py).name()?.to_string_lossy().into_owned();
+                    let message = err.value(py).str()?.to_string_lossy().into_owned();
+                    Err((type_name, message))
+                }
+                Err(err) => return Err(err),
+            };
+            let mut inner = self.lock()?;
+            let current = inner.jobs.get(&id).is_some_and(|job| {
+                job.generation == fallback.generation
+                    && job.bodies == fallback.body
+                    && job.phase.is_active()
+            });
+            if !current {
+                continue;
+            }
+            match outcome {
+                Ok(entry) => {
+                    self.shared
+                        .apply_entry(&mut inner, &id, &entry.borrow(), false)
+                        .map_err(core_to_py)?;
+                }
+                Err(error) => {
+                    inner.errors.insert(id, error);
+                }
+            }
+        }
+        self.shared.announce();
+        Ok(())
+    }
+
+    /// Asks the provider for new headers; jobs refused with 401 or 403 are polled once more.
+    fn refresh_headers(&self, py: Python<'_>) -> PyResult<()> {
+        let answer = self
+            .provider
+            .as_ref()
+            .map(|provider| provider.bind(py).call0());
+        let fresh = match answer {
+            Some(Ok(answer)) => {
+                let parsed = (|| -> PyResult<(HeaderMap, Option<f64>)> {
+                    let (headers, valid_for): (Bound<'_, PyAny>, Option<f64>) = answer.extract()?;
+                    Ok((header_map(&headers)?, valid_for))
+                })();
+                parsed.map_err(|err| err.to_string())
+            }
+            Some(Err(err)) if !err.is_instance_of::<PyException>(py) => {
+                if let Ok(mut inner) = self.lock() {
+                    inner.refreshing = false;
+                }
+                return Err(err);
+            }
+            Some(Err(err)) => Err(err.to_string()),
+            None => Err("no header provider".to_owned()),
+        };
+        let mut guard = self.lock()?;
+        let inner = &mut *guard;
+        inner.refreshing = false;
+        inner.refresh_wanted = false;
+        inner.primed = true;
+        let waiting: Vec<Arc<str>> = inner
+            .jobs
+            .iter()
+            .filter(|(_, job)| job.phase == Phase::AwaitingAuth)
+            .map(|(id, _)| Arc::clone(id))
+            .collect();
+        match fresh {
+            Ok((mut headers, valid_for)) => {
+                for (name, value) in &self.shared.settings.headers {
+                    if !headers.contains_key(name) {
+                        headers.insert(name.clone(), value.clone());
+                    }
+                }
+                inner.headers = Arc::new(headers);
+                inner.refresh_at = valid_for.map(|seconds| {
+                    let now = Instant::now();
+                    let delay = Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(MAX_DELAY);
+                    now.checked_add(delay.min(MAX_DELAY)).unwrap_or(now)
+                });
+                for id in waiting {
+                    if let Some(job) = inner.jobs.get_mut(&id) {
+                        job.phase = Phase::Polling;
+                        job.auth_refreshed = true;
+                        let generation = job.generation;
+                        inner.schedule(&id, generation, Duration::ZERO);
+                    }
+                }
+                self.shared.wake_loop.notify_one();
+            }
+            Err(why) => {
+                // A refresh on a schedule is tried again later; refused jobs give up now.
+                let now = Instant::now();
+                inner.refresh_at = now.checked_add(self.shared.settings.interval);
+                for id in waiting {
+                    inner.give_up(
+                        &id,
+                        format!("refused, and refreshing the headers failed: {why}"),
+                    );
+                }
+            }
+        }
+        drop(guard);
+        self.shared.announce();
+        Ok(())
+    }
+
+    /// Whether nothing more will come: every job settled and everything handed over.
+    fn finished(inner: &Inner) -> bool {
+        inner.transitions.is_empty()
+            && inner.fallbacks.is_empty()
+            && (inner.active == 0 || inner.closed || inner.fatal.is_some())
+    }
+
+    fn take_transitions<'py>(
+        &self,
+        py: Python<'py>,
+        inner: &mut Inner,
+    ) -> PyResult<Bound<'py, PyList>> {
+        let taken: Vec<_> = inner.transitions.drain(..).collect();
+        let model = Model::get(py)?;
+        let class = named_tuple(py, &TRANSITION, "Transition")?;
+        let member = |status: StatusCode| model.member(status).bind(py).clone();
+        let items = taken
+            .into_iter()
+            .map(|(id, previous, current)| {
+                let previous = previous.map_or_else(|| py.None().into_bound(py), member);
+                new_named_tuple(
+                    class,
+                    [PyString::new(py, &id).into_any(), previous, member(current)],
+                )
+            })
+            .collect::<PyResult<Vec<_>>>()?;
+        PyList::new(py, items)
+    }
+
+    /// The next transitions without blocking: a non-empty list, an empty one if none came yet,
+    /// or `None` once finished.
+    fn next_ready<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        self.service(py)?;
+        let mut inner = self.lock()?;
+        if let Some(why) = &inner.fatal {
+            return Err(PyRuntimeError::new_err(why.clone()));
+        }
+        if !inner.transitions.is_empty() {
+            return Ok(Some(self.take_transitions(py, &mut inner)?));
+        }
+        if Self::finished(&inner) {
+            return Ok(None);
+        }
+        Ok(Some(PyList::empty(py)))
+    }
+
+    /// Waits up to `slice` for a change, without the GIL.
+    fn wait_slice(&self, py: Python<'_>, slice: Duration) -> PyResult<()> {
+        let shared = &self.shared;
+        py.detach(|| {
+            if let Some(inner) = shared.lock() {
+                if inner.transitions.is_empty() && inner.fallbacks.is_empty() {
+                    let _ = shared.changed.wait_timeout(inner, slice);
+                }
+            }
+        });
+        py.check_signals()
+    }
+}
+
+#[pymethods]
+impl StatusPoller {
+    #[new]
+    #[pyo3(signature = (
+        base_url, *, token = None, headers = None, concurrency = 64, interval = 1.0,
+        max_interval = 30.0, timeout = 60.0, max_retries = 8, max_body_size = 1_048_576,
+        _header_provider = None
+    ))]
+    #[allow(clippy::too_many_arguments)]
+    fn new(
+        py: Python<'_>,
+        base_url: &str,
+        token: Option<&str>,
+        headers: Option<&Bound<'_, PyAny>>,
+        concurrency: usize,
+        interval: f64,
+        max_interval: f64,
+        timeout: f64,
+        max_retries: u32,
+        max_body_size: usize,
+        _header_provider: Option<Py<PyAny>>,
+    ) -> PyResult<Self> {
+        let url = reqwest::Url::parse(base_url).map_err(|err| {
+            PyValueError::new_err(format!("invalid base_url {base_url:?}: {err}"))
+        })?;
+        if !matches!(url.scheme(), "http" | "https") || !url.has_host() {
+            return Err(PyValueError::new_err(format!(
+                "invalid base_url {base_url:?}: an http or https URL with a host is needed"
+            )));
+        }
+        if url.query().is_some() || url.fragment().is_some() {
+            return Err(PyValueError::new_err(format!(
+                "invalid base_url {base_url:?}: it may not have a query or a fragment"
+            )));
+        }
+        if concurrency == 0 {
+            return Err(PyValueError::new_err("concurrency must be at least 1"));
+        }
+        if max_body_size == 0 {
+            return Err(PyValueError::new_err("max_body_size must be at least 1"));
+        }
+        let interval = positive_seconds("interval", interval)?;
+        let max_interval = positive_seconds("max_interval", max_interval)?;
+        if max_interval < interval {
+            return Err(PyValueError::new_err(
+                "max_interval must not be shorter than interval",
+            ));
+        }
+        let timeout = positive_seconds("timeout", timeout)?;
+        let mut header_values = match headers {
+            Some(headers) if !headers.is_none() => header_map(headers)?,
+            _ => HeaderMap::new(),
+        };
+        if let Some(token) = token {
+            let value = HeaderValue::from_str(&format!("Bearer {token}"))
+                .map_err(|_| PyValueError::new_err("the token is not a valid header value"))?;
+            header_values.insert(AUTHORIZATION, value);
+        }
+        if !header_values.contains_key(USER_AGENT) {
+            header_values.insert(
+                USER_AGENT,
+                HeaderValue::from_static(concat!("iqm-runstatus/", env!("CARGO_PKG_VERSION"))),
+            );
+        }
+        let base = url.as_str().trim_end_matches('/').to_owned();
+        let seed = std::hash::BuildHasher::hash_one(&std::hash::RandomState::new(), 0u8) | 1;
+        let inner = Inner {
+            jobs: Map::default(),
+            due: BinaryHeap::new(),
+            order: 0,
+            generations: 0,
+            active: 0,
+            in_flight: 0,
+            transitions: VecDeque::new(),
+            fallbacks: Map::default(),
+            errors: Map::default(),
+            failed: Map::default(),
+            headers: Arc::new(header_values.clone()),
+            refresh_wanted: false,
+            refreshing: false,
+            primed: false,
+            refresh_at: None,
+            closed: false,
+            fatal: None,
+            stats: Stats::default(),
+            random: seed,
+        };
+        let tracker = JobTracker::empty();
+        let shared = Shared {
+            inner: Mutex::new(inner),
+            changed: Condvar::new(),
+            wake_loop: tokio::sync::Notify::new(),
+            wakeup: OnceLock::new(),
+            signalled: AtomicBool::new(false),
+            model_current: AtomicBool::new(false),
+            tracker: tracker.shared(),
+            settings: Settings {
+                base,
+                concurrency: concurrency.min(MAX_CONCURRENCY),
+                interval,
+                max_interval,
+                timeout,
+                max_retries,
+                max_body_size,
+                headers: header_values,
+            },
+            has_provider: _header_provider.is_some(),
+        };
+        Ok(StatusPoller {
+            shared: Arc::new(shared),
+            thread: Mutex::new(None),
+            started_by: AtomicU32::new(0),
+            tracker: Py::new(py, tracker)?,
+            provider: _header_provider,
+        })
+    }
+
+    /// Starts polling these jobs (a ``str`` or ``uuid.UUID``, or an iterable of them) at once;
+    /// ids already added are polled once. Allowed while polling.
+    fn add(&self, py: Python<'_>, job_ids: &Bound<'_, PyAny>) -> PyResult<()> {
+        let ids = self::job_ids(job_ids)?;
+        self.check_process()?;
+        {
+            let inner = self.lock()?;
+            if inner.closed {
+                return Err(PyRuntimeError::new_err("the poller is closed"));
+            }
+        }
+        if ids.is_empty() {
+            return Ok(());
+        }
+        self.shared
+            .model_current
+            .store(Model::get(py)?.is_current(py), Ordering::Relaxed);
+        if self.provider.is_some() {
+            let first = {
+                let mut inner = self.lock()?;
+                let first = !inner.primed && !inner.refreshing;
+                inner.refreshing |= first;
+                first
+            };
+            if first {
+                self.refresh_headers(py)?;
+            }
+        }
+        self.ensure_started()?;
+        let mut guard = self.lock()?;
+        let inner = &mut *guard;
+        let interval = self.shared.settings.interval;
+        for id in ids {
+            let id: Arc<str> = Arc::from(id);
+            if inner.jobs.contains_key(&id) {
+                continue;
+            }
+            inner.generations += 1;
+            let generation = inner.generations;
+            inner.jobs.insert(
+                Arc::clone(&id),
+                Job {
+                    generation,
+                    phase: Phase::Polling,
+                    in_flight: false,
+                    interval,
+                    failures: 0,
+                    auth_refreshed: false,
+                    polls: 0,
+                    bodies: 0,
+                },
+            );
+            inner.failed.remove(&id);
+            inner.active += 1;
+            inner.schedule(&id, generation, Duration::ZERO);
+        }
+        drop(guard);
+        self.shared.wake_loop.notify_one();
+        Ok(())
+    }
+
+    /// Stops polling these jobs; unknown ids are ignored. Their last status stays in
+    /// ``tracker``. Returns how many were removed.
+    fn remove(&self, job_ids: &Bound<'_, PyAny>) -> PyResult<usize> {
+        let ids = self::job_ids(job_ids)?;
+        let mut guard = self.lock()?;
+        let inner = &mut *guard;
+        let mut removed = 0;
+        for id in ids {
+            if let Some(job) = inner.jobs.remove(id.as_str()) {
+                removed += 1;
+                if job.phase.is_active() {
+                    inner.active = inner.active.saturating_sub(1);
+                }
+                inner.fallbacks.remove(id.as_str());
+                inner.errors.remove(id.as_str());
+                inner.failed.remove(id.as_str());
+            }
+        }
+        drop(guard);
+        self.shared.announce();
+        Ok(removed)
+    }
+
+    fn __iter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    /// The next transitions, waiting for them without the GIL; ``StopIteration`` once every
+    /// job is terminal or given up.
+    fn __next__<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        loop {
+            match self.next_ready(py)? {
+                None => return Ok(None),
+                Some(list) if !list.is_empty() => return Ok(Some(list)),
+                Some(_) => self.wait_slice(py, WAIT_SLICE)?,
+            }
+        }
+    }
+
+    /// Blocks until these jobs (all added ones if ``None``) are terminal or given up, and
+    /// returns the ``RunStatus`` of each terminal one. ``TimeoutError`` after ``timeout``
+    /// seconds, saying how many are still pending.
+    #[pyo3(signature = (job_ids = None, timeout = None))]
+    fn wait<'py>(
+        &self,
+        py: Python<'py>,
+        job_ids: Option<&Bound<'py, PyAny>>,
+        timeout: Option<f64>,
+    ) -> PyResult<Bound<'py, PyDict>> {
+        let deadline = match timeout {
+            Some(seconds) if seconds.is_nan() || seconds < 0.0 => {
+                return Err(PyValueError::new_err("timeout must not be negative"))
+            }
+            Some(seconds) => {
+                let now = Instant::now();
+                Some(
+                    Duration::try_from_secs_f64(seconds)
+                        .ok()
+                        .and_then(|delay| now.checked_add(delay.min(MAX_DELAY)))
+                        .unwrap_or(now),
+                )
+            }
+            None => None,
+        };
+        let wanted: Vec<Arc<str>> = {
+            let inner = self.lock()?;
+            match job_ids {
+                Some(ids) if !ids.is_none() => self::job_ids(ids)?
+                    .into_iter()
+                    .map(|id| {
+                        inner
+                            .jobs
+                            .get_key_value(id.as_str())
+                            .map(|(key, _)| Arc::clone(key))
+                            .ok_or_else(|| {
+                                PyKeyError::new_err(format!("{id} was not added to this poller"))
+                            })
+                    })
+                    .collect::<PyResult<_>>()?,
+                _ => inner.jobs.keys().cloned().collect(),
+            }
+        };
+        loop {
+            self.service(py)?;
+            let (pending, terminal, stopped) = {
+                let inner = self.lock()?;
+                if let Some(why) = &inner.fatal {
+                    return Err(PyRuntimeError::new_err(why.clone()));
+                }
+                let mut pending = 0usize;
+                let mut terminal = Vec::new();
+                for id in &wanted {
+                    match inner.jobs.get(id).map(|job| job.phase) {
+                        Some(Phase::Terminal) => terminal.push(Arc::clone(id)),
+                        Some(Phase::Polling | Phase::AwaitingAuth) => pending += 1,
+                        Some(Phase::GivenUp) | None => {}
+                    }
+                }
+                (pending, terminal, inner.closed)
+            };
+            if pending == 0 {
+                let result = PyDict::new(py);
+                let tracker = self.tracker.bind(py);
+                for id in terminal {
+                    result.set_item(&*id, tracker.call_method1("status", (&*id,))?)?;
+                }
+                return Ok(result);
+            }
+            if stopped {
+                return Err(PyRuntimeError::new_err(format!(
+                    "the poller is closed with {pending} of {} jobs still pending",
+                    wanted.len()
+                )));
+            }
+            let mut slice = WAIT_SLICE;
+            if let Some(deadline) = deadline {
+                let now = Instant::now();
+                if now >= deadline {
+                    return Err(PyTimeoutError::new_err(format!(
+                        "{pending} of {} jobs still pending after {} s",
+                        wanted.len(),
+                        timeout.unwrap_or(0.0)
+                    )));
+                }
+                slice = slice.min(deadline - now);
+            }
+            py.detach(|| {
+                if let Some(inner) = self.shared.lock() {
+                    let _ = self.shared.changed.wait_timeout(inner, slice);
+                }
+            });
+            py.check_signals()?;
+        }
+    }
+
+    /// The ``JobTracker`` the poller feeds; readable from any thread while it polls.
+    #[getter]
+    fn tracker(&self, py: Python<'_>) -> Py<JobTracker> {
+        self.tracker.clone_ref(py)
+    }
+
+    /// The jobs given up, each with the reason.
+    #[getter]
+    fn failed(&self) -> PyResult<BTreeMap<String, String>> {
+        let inner = self.lock()?;
+        Ok(inner
+            .failed
+            .iter()
+            .map(|(id, why)| (id.to_string(), why.clone()))
+            .collect())
+    }
+
+    /// A ``TrackerError`` for each job whose latest body was rejected (its last good status is
+    /// kept, and it is polled again on its schedule).
+    #[getter]
+    fn errors<'py>(&self, py: Python<'py>) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let mut errors: Vec<(String, String, String)> = {
+            let inner = self.lock()?;
+            inner
+                .errors
+                .iter()
+                .map(|(id, (kind, message))| (id.to_string(), kind.clone(), message.clone()))
+                .collect()
+        };
+        errors.sort();
+        let class = named_tuple(py, &TRACKER_ERROR, "TrackerError")?;
+        errors
+            .iter()
+            .map(|(id, kind, message)| {
+                new_named_tuple(
+                    class,
+                    [id, kind, message].map(|text| PyString::new(py, text).into_any()),
+                )
+            })
+            .collect()
+    }
+
+    /// Counters: ``requests``, ``responses`` (by status code), ``retries``, ``timeouts``,
+    /// ``transport_errors``, ``bytes`` (of bodies read) and ``polls`` (requests per job).
+    fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let (stats, polls) = {
+            let inner = self.lock()?;
+            let polls: Vec<(String, u64)> = inner
+                .jobs
+                .iter()
+                .map(|(id, job)| (id.to_string(), job.polls))
+                .collect();
+            let stats = &inner.stats;
+            (
+                (
+                    stats.requests,
+                    stats.responses.clone(),
+                    stats.retries,
+                    stats.timeouts,
+                    stats.transport_errors,
+                    stats.bytes,
+                ),
+                polls,
+            )
+        };
+        let result = PyDict::new(py);
+        result.set_item("requests", stats.0)?;
+        result.set_item("responses", stats.1)?;
+        result.set_item("retries", stats.2)?;
+        result.set_item("timeouts", stats.3)?;
+        result.set_item("transport_errors", stats.4)?;
+        result.set_item("bytes", stats.5)?;
+        let per_job = PyDict::new(py);
+        for (id, count) in polls {
+            per_job.set_item(id, count)?;
+        }
+        result.set_item("polls", per_job)?;
+        Ok(result)
+    }
+
+    /// Cancels the requests in flight and joins the network thread; idempotent.
+    fn close(&self, py: Python<'_>) -> PyResult<()> {
+        if self.check_process().is_err() {
+            // The thread does not exist here: nothing to join.
+            if let Ok(mut thread) = self.thread.lock() {
+                std::mem::forget(thread.take());
+            }
+            return Ok(());
+        }
+        if let Some(mut inner) = self.shared.lock() {
+            inner.closed = true;
+        }
+        self.shared.wake_loop.notify_one();
+        self.shared.announce();
+        let handle = self
+            .thread
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the poller's state is poisoned"))?
+            .take();
+        if let Some(handle) = handle {
+            py.detach(|| handle.join())
+                .map_err(|_| PyRuntimeError::new_err("the poller's thread failed"))?;
+        }
+        Ok(())
+    }
+
+    fn __enter__(slf: PyRef<'_, Self>) -> PyRef<'_, Self> {
+        slf
+    }
+
+    #[pyo3(signature = (*_exc))]
+    fn __exit__(&self, py: Python<'_>, _exc: &Bound<'_, PyTuple>) -> PyResult<bool> {
+        self.close(py)?;
+        Ok(false)
+    }
+
+    fn __repr__(&self) -> PyResult<String> {
+        let inner = self.lock()?;
+        Ok(format!(
+            "StatusPoller({:?}, jobs={}, pending={}, failed={})",
+            self.shared.settings.base,
+            inner.jobs.len(),
+            inner.active,
+            inner.failed.len()
+        ))
+    }
+
+    /// For ``async for``: the next transitions without blocking, ``[]`` if none came yet,
+    /// ``None`` once finished.
+    fn _next_ready<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
+        self.next_ready(py)
+    }
+
+    /// For ``async for``: a descriptor that becomes readable when something changes.
+    fn _wakeup_fd(&self) -> PyResult<i32> {
+        self.check_process()?;
+        let pair = match self.shared.wakeup.get() {
+            Some(pair) => pair,
+            None => {
+                let (reader, writer) = UnixStream::pair()?;
+                reader.set_nonblocking(true)?;
+                writer.set_nonblocking(true)?;
+                let _ = self.shared.wakeup.set((reader, writer));
+                self.shared
+                    .wakeup
+                    .get()
+                    .ok_or_else(|| PyRuntimeError::new_err("no wakeup socket"))?
+            }
+        };
+        Ok(pair.0.as_raw_fd())
+    }
+
+    /// Empties the wakeup descriptor, so that the next change signals it again.
+    fn _drain_wakeup(&self) {
+        if let Some((reader, _)) = self.shared.wakeup.get() {
+            self.shared.signalled.store(false, Ordering::Release);
+            let mut buffer = [0u8; 64];
+            while matches!((&*reader).read(&mut buffer), Ok(n) if n > 0) {}
+        }
+    }
+}
+
+impl Drop for StatusPoller {
+    fn drop(&mut self) {
+        let Ok(thread) = self.thread.get_mut() else {
+            return;
+        };
+        if self.started_by.load(Ordering::Acquire) != std::process::id() {
+            // In a child of fork the handle names a thread that does not exist here.
+            std::mem::forget(thread.take());
+            return;
+        }
+        // Not joined: dropping must not block. The thread stops at its next turn.
+        if let Some(mut inner) = self.shared.lock() {
+            inner.closed = true;
+        }
+        self.shared.wake_loop.notify_one();
+        drop(thread.take());
+    }
+}

@@ -1,0 +1,110 @@
+"""``iqm-runstatus watch`` against a loopback server: transitions as text and NDJSON, the live
+counts, and the exit codes (0 all terminal, 1 some given up, 2 bad arguments)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+from iqm_runstatus.__main__ import main
+from poller_support import Reply, StatusServer
+
+FAST = ["--interval", "0.02", "--max-interval", "0.05", "--timeout", "5", "--no-progress"]
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_or_token(monkeypatch):
+    for name in ("IQM_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def server():
+    with StatusServer() as server:
+        yield server
+
+
+def jobs_file(tmp_path: Path, *ids: str) -> str:
+    path = tmp_path / "jobs.txt"
+    path.write_text("\n".join(ids) + "\n\n")
+    return str(path)
+
+
+def test_watch_prints_transitions_and_exits_0_when_all_are_terminal(server, tmp_path, capsys):
+    server.script("a", Reply(body=b'{"status": "pending compilation"}'))
+    server.set("a", "ready")
+    server.set("b", "failed", message="m")
+    code = main(["watch", server.url, "--jobs", jobs_file(tmp_path, "a", " b ", "a"), *FAST])
+    assert code == 0
+    lines = capsys.readouterr().out.splitlines()
+    assert sorted(lines) == [
+        "a: - -> pending compilation",
+        "a: pending compilation -> ready",
+        "b: - -> failed",
+    ]
+    assert lines.index("a: - -> pending compilation") < lines.index(
+        "a: pending compilation -> ready"
+    )
+
+
+def test_watch_json_and_exit_1_when_a_job_is_given_up(server, tmp_path, capsys):
+    server.set("a", "aborted")
+    code = main(
+        ["watch", server.url, "--jobs", jobs_file(tmp_path, "a", "missing"), "--json", *FAST]
+    )
+    assert code == 1
+    records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
+    assert {"job_id": "a", "previous": None, "current": "aborted"} in records
+    assert {
+        "job_id": "missing",
+        "given_up": "HTTP 404 Not Found: the server does not know the job",
+    } in records
+    assert len(records) == 2
+
+
+def test_watch_sends_the_token_and_reads_stdin(server, monkeypatch):
+    server.set("a", "ready")
+    monkeypatch.setenv("IQM_TOKEN", "from-env")
+    result = subprocess.run(
+        [sys.executable, "-m", "iqm_runstatus", "watch", server.url, "--jobs", "-", *FAST],
+        input="a\n",
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout == "a: - -> ready\n"
+    assert server.seen("a")[0].headers["Authorization"] == "Bearer from-env"
+
+
+def test_watch_shows_live_counts_per_status(server, tmp_path, capsys):
+    pytest.importorskip("tqdm")
+    for job in ("a", "b", "c"):
+        server.set(job, "pending execution")
+    threading.Timer(0.3, lambda: [server.set(j, "ready") for j in ("a", "b", "c")]).start()
+    args = ["watch", server.url, "--jobs", jobs_file(tmp_path, "a", "b", "c", "gone")]
+    code = main([*args, *FAST[:-1], "--force-progress"])
+    assert code == 1
+    err = capsys.readouterr().err
+    assert "pending execution 3" in err
+    assert "ready 3, given up 1" in err
+    assert "4/4" in err
+
+
+@pytest.mark.parametrize(
+    "args, message",
+    [
+        (["ftp://x", "--jobs", "JOBS"], "invalid base_url"),
+        (["http://127.0.0.1:1", "--jobs", "missing.txt"], "cannot read"),
+        (["http://127.0.0.1:1", "--jobs", "JOBS", "--interval", "0"], "positive number"),
+    ],
+)
+def test_watch_bad_arguments_exit_2(tmp_path, capsys, args, message):
+    args = [jobs_file(tmp_path, "a") if arg == "JOBS" else arg for arg in args]
+    assert main(["watch", *args]) == 2
+    assert message in capsys.readouterr().err

@@ -1,0 +1,104 @@
+"""`StatusPoller.from_client` with a real iqm-client 17.2 ``IQMClient``: its base URL,
+User-Agent and Authorization, a token refreshed before it expires, and one refresh on 401.
+Where iqm-client 17.2 does not install (CPython 3.12 on), these tests are skipped."""
+
+from __future__ import annotations
+
+import base64
+import json
+import time
+import uuid
+from pathlib import Path
+
+import pytest
+from iqm_runstatus import Status, StatusPoller
+from poller_support import Reply, StatusServer
+from support import ORACLE
+
+if ORACLE == "pure":
+    pytest.skip("iqm-client 17.2 does not install on this Python", allow_module_level=True)
+
+from iqm.iqm_client.iqm_client import IQMClient
+
+JOB = str(uuid.UUID("00000000-0000-4000-8000-0000000000aa"))
+FAST = {"interval": 0.05, "max_interval": 0.1, "timeout": 5.0}
+
+
+@pytest.fixture(autouse=True)
+def no_proxy_or_token(monkeypatch):
+    for name in ("IQM_TOKEN", "IQM_TOKENS_FILE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)
+
+
+@pytest.fixture
+def server():
+    with StatusServer() as server:
+        yield server
+
+
+def jwt(expires_in: float, name: str) -> str:
+    """An unsigned JWT with ``exp``: the client only reads the expiry."""
+
+    def part(data: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(data).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'none'})}.{part({'exp': int(time.time() + expires_in), 'n': name})}.x"
+
+
+def test_from_client_polls_with_the_clients_url_user_agent_and_token(server):
+    server.prefix = "/cocos"
+    server.set(JOB, "ready")
+    client = IQMClient(server.url, token="secret-token")
+    with StatusPoller.from_client(client, **FAST) as poller:
+        poller.add(uuid.UUID(JOB))
+        assert poller.wait(timeout=10)[JOB].status is Status.READY
+    (request,) = server.seen(JOB)
+    assert request.path == f"/cocos/jobs/{JOB}/status"
+    assert request.headers["Authorization"] == "Bearer secret-token"
+    assert request.headers["User-Agent"] == client._signature
+    assert "iqm-client" in request.headers["User-Agent"]
+
+
+def test_a_token_about_to_expire_is_refreshed_through_the_client(server, tmp_path: Path):
+    tokens = tmp_path / "tokens.json"
+    # 61.5 s left: valid now, within the client's 60 s margin after 1.5 s.
+    old, new = jwt(61.5, "old"), jwt(3600, "new")
+    tokens.write_text(json.dumps({"auth_server_url": "http://auth.invalid", "access_token": old}))
+    client = IQMClient(server.url, tokens_file=str(tokens))
+    tokens.write_text(json.dumps({"auth_server_url": "http://auth.invalid", "access_token": new}))
+    server.set(JOB, "pending execution")
+    with StatusPoller.from_client(client, **FAST) as poller:
+        poller.add(JOB)
+        time.sleep(2.5)
+        server.set(JOB, "ready")
+        assert poller.wait(timeout=10)[JOB].status is Status.READY
+    seen = [request.headers["Authorization"] for request in server.seen(JOB)]
+    assert seen[0] == f"Bearer {old}"
+    assert seen[-1] == f"Bearer {new}"
+    assert seen == sorted(seen, key=lambda header: header != f"Bearer {old}")
+
+
+def test_a_401_asks_the_client_once_then_gives_up(server, monkeypatch):
+    client = IQMClient(server.url, token="tok")
+    calls = []
+    original = client._default_headers
+
+    def counted():
+        calls.append(time.monotonic())
+        return original()
+
+    monkeypatch.setattr(client, "_default_headers", counted)
+    server.script(JOB, Reply(code=401))
+    server.set(JOB, "ready")
+    server.script("refused", Reply(code=401), Reply(code=403))
+    with StatusPoller.from_client(client, **FAST) as poller:
+        poller.add([JOB, "refused"])
+        assert len(calls) == 1, "the client gives the headers on the first add"
+        statuses = poller.wait(timeout=10)
+        assert statuses[JOB].status is Status.READY
+        assert poller.failed == {
+            "refused": "HTTP 403 Forbidden: still refused after the headers were refreshed"
+        }
+        # Once for the first add; each refusal wave asks again, once.
+        assert 2 <= len(calls) <= 3

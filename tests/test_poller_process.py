@@ -1,0 +1,149 @@
+"""`StatusPoller` across processes and event loops: fork, Ctrl-C and asyncio. The fork and
+signal tests run in subprocesses of their own, since they could take the interpreter down."""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+import textwrap
+import time
+from pathlib import Path
+
+from iqm_runstatus import Status, StatusPoller, Transition
+from poller_support import StatusServer
+
+TESTS = Path(__file__).parent
+
+
+def run_script(source: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-c", textwrap.dedent(source), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        cwd=TESTS,
+    )
+
+
+def test_a_forked_child_gets_a_clear_error_and_can_poll_anew():
+    result = run_script(
+        """
+        import os, sys
+        from iqm_runstatus import StatusPoller, Status
+        from poller_support import StatusServer
+
+        server = StatusServer()
+        server.set("a", "pending compilation")
+        server.set("b", "ready")
+        poller = StatusPoller(server.url, interval=0.02, max_interval=0.05)
+        poller.add("a")
+        assert next(poller)[0].current is Status.PENDING_COMPILATION
+        pid = os.fork()
+        if pid == 0:
+            code = 0
+            try:
+                for call in (lambda: poller.add("b"), lambda: next(poller), poller.wait,
+                             poller.stats):
+                    try:
+                        call()
+                        code = 3
+                    except RuntimeError as exc:
+                        assert "did not survive fork" in str(exc), exc
+                poller.close()  # nothing to join here, and no hang
+                fresh = StatusPoller(server.url, interval=0.02)
+                fresh.add("b")
+                assert fresh.wait(timeout=10)["b"].status is Status.READY
+                fresh.close()
+            except BaseException as exc:
+                print("child:", repr(exc), flush=True)
+                code = 4
+            os._exit(code)
+        _, status = os.waitpid(pid, 0)
+        assert os.waitstatus_to_exitcode(status) == 0, status
+        server.set("a", "ready")
+        assert poller.wait(timeout=10)["a"].status is Status.READY
+        poller.close()
+        print("ok")
+        """
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.strip().endswith("ok"), result.stdout + result.stderr
+
+
+def test_ctrl_c_interrupts_iteration_and_wait_quickly():
+    result = run_script(
+        """
+        import os, signal, threading, time
+        from iqm_runstatus import StatusPoller
+        from poller_support import StatusServer
+
+        server = StatusServer()
+        server.set("a", "pending compilation")
+        poller = StatusPoller(server.url, interval=0.05, max_interval=0.05)
+        poller.add("a")
+        delays = []
+        for wait in (lambda: list(poller), lambda: poller.wait()):
+            sent = []
+            def interrupt():
+                time.sleep(0.3)
+                sent.append(time.monotonic())
+                os.kill(os.getpid(), signal.SIGINT)
+            threading.Thread(target=interrupt).start()
+            try:
+                wait()
+            except KeyboardInterrupt:
+                delays.append(time.monotonic() - sent[0])
+        poller.close()
+        print(" ".join(f"{delay:.3f}" for delay in delays))
+        """
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    delays = [float(delay) for delay in result.stdout.split()]
+    assert len(delays) == 2
+    assert all(delay < 0.1 for delay in delays), delays
+
+
+def test_async_for_does_not_block_the_event_loop():
+    with StatusServer() as server:
+        for job in ("a", "b"):
+            server.set(job, "pending compilation")
+
+        async def main() -> tuple[list[Transition], int]:
+            ticks = 0
+            stop = asyncio.Event()
+
+            async def ticker() -> None:
+                nonlocal ticks
+                while not stop.is_set():
+                    ticks += 1
+                    await asyncio.sleep(0.01)
+
+            ticking = asyncio.create_task(ticker())
+            seen: list[Transition] = []
+            with StatusPoller(server.url, interval=0.05, max_interval=0.1) as poller:
+                poller.add(["a", "b"])
+                async for batch in poller:
+                    seen.extend(batch)
+                    if len(seen) == 2:
+                        await asyncio.sleep(0.3)
+                        server.set("a", "ready")
+                        server.set("b", "failed")
+            stop.set()
+            await ticking
+            return seen, ticks
+
+        started = time.monotonic()
+        seen, ticks = asyncio.run(main())
+        elapsed = time.monotonic() - started
+        assert sorted(seen, key=repr) == sorted(
+            [
+                Transition("a", None, Status.PENDING_COMPILATION),
+                Transition("b", None, Status.PENDING_COMPILATION),
+                Transition("a", Status.PENDING_COMPILATION, Status.READY),
+                Transition("b", Status.PENDING_COMPILATION, Status.FAILED),
+            ],
+            key=repr,
+        )
+        # The ticker ran all along: about one tick per 10 ms of the run, fewer under load.
+        assert ticks > elapsed / 0.01 * 0.25, (ticks, elapsed)
