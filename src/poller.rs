@@ -20,6 +20,7 @@ use std::time::{Duration, Instant, SystemTime};
 use foldhash::quality::RandomState;
 use pyo3::exceptions::{PyException, PyKeyError, PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
+use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, USER_AGENT};
@@ -762,7 +763,9 @@ pub struct StatusPoller {
     /// The process that started the thread (0 before it starts).
     started_by: AtomicU32,
     tracker: Py<JobTracker>,
-    provider: Option<Py<PyAny>>,
+    /// Taken out by `__clear__`, so that a cycle through it (a provider that refers to its
+    /// client, which holds this poller) can be collected.
+    provider: Mutex<Option<Py<PyAny>>>,
 }
 
 impl StatusPoller {
@@ -828,7 +831,7 @@ impl StatusPoller {
             let fallbacks = std::mem::take(&mut inner.fallbacks);
             let due = inner.refresh_at.is_some_and(|at| at <= Instant::now());
             let refresh =
-                self.provider.is_some() && (inner.refresh_wanted || due) && !inner.refreshing;
+                self.shared.has_provider && (inner.refresh_wanted || due) && !inner.refreshing;
             if refresh {
                 inner.refreshing = true;
             }
@@ -877,10 +880,12 @@ impl StatusPoller {
 
     /// Asks the provider for new headers; jobs refused with 401 or 403 are polled once more.
     fn refresh_headers(&self, py: Python<'_>) -> PyResult<()> {
-        let answer = self
+        let provider = self
             .provider
-            .as_ref()
-            .map(|provider| provider.bind(py).call0());
+            .lock()
+            .ok()
+            .and_then(|provider| provider.as_ref().map(|provider| provider.clone_ref(py)));
+        let answer = provider.map(|provider| provider.bind(py).call0());
         let fresh = match answer {
             Some(Ok(answer)) => {
                 let parsed = (|| -> PyResult<(HeaderMap, Option<f64>)> {
@@ -1122,7 +1127,7 @@ impl StatusPoller {
             thread: Mutex::new(None),
             started_by: AtomicU32::new(0),
             tracker: Py::new(py, tracker)?,
-            provider: _header_provider,
+            provider: Mutex::new(_header_provider),
         })
     }
 
@@ -1143,7 +1148,7 @@ impl StatusPoller {
         self.shared
             .model_current
             .store(Model::get(py)?.is_current(py), Ordering::Relaxed);
-        if self.provider.is_some() {
+        if self.shared.has_provider {
             let first = {
                 let mut inner = self.lock()?;
                 let first = !inner.primed && !inner.refreshing;
@@ -1400,6 +1405,25 @@ impl StatusPoller {
         }
         result.set_item("polls", per_job)?;
         Ok(result)
+    }
+
+    /// Shows the collector the tracker and the header provider, which can sit in a cycle
+    /// with this poller (a provider that refers to a client on which the poller is kept).
+    fn __traverse__(&self, visit: PyVisit<'_>) -> Result<(), PyTraverseError> {
+        visit.call(&self.tracker)?;
+        // Held only for a moment, and never while the collector runs on this thread.
+        if let Ok(provider) = self.provider.try_lock() {
+            if let Some(provider) = provider.as_ref() {
+                visit.call(provider)?;
+            }
+        }
+        Ok(())
+    }
+
+    fn __clear__(&self) {
+        if let Ok(mut provider) = self.provider.lock() {
+            provider.take();
+        }
     }
 
     /// Cancels the requests in flight and joins the network thread; idempotent.

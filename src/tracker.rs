@@ -4,7 +4,9 @@
 //! sits behind a mutex that is only held for plain Rust work, never while Python code runs, so
 //! the tracker can be shared between threads.
 
-use std::sync::{Arc, Mutex, MutexGuard};
+use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::{Arc, Mutex, MutexGuard, TryLockError};
+use std::time::{Duration, Instant};
 
 use hashbrown::HashTable;
 
@@ -210,7 +212,14 @@ fn holds(by_position: &[Option<Job>], at: usize, id: &str) -> bool {
 #[pyclass(frozen, module = "iqm_runstatus._core")]
 pub struct JobTracker {
     state: Arc<Mutex<State>>,
+    /// The process that handed the state to a `StatusPoller`'s thread (0: none). In a child of
+    /// `fork` that thread is gone, and a lock it held at the fork would never be released.
+    shared_in: AtomicU32,
 }
+
+/// How long a forked child tries for the lock of a state that a poller's thread shared in the
+/// parent before it concludes that the lock was held across the fork.
+const LOCK_AFTER_FORK: Duration = Duration::from_millis(200);
 
 /// A tracker's state, shared with the threads of a `StatusPoller` that feed it without Python.
 #[derive(Clone)]
@@ -240,13 +249,35 @@ impl JobTracker {
     }
 
     pub fn shared(&self) -> SharedTracker {
+        self.shared_in.store(std::process::id(), Ordering::Release);
         SharedTracker(Arc::clone(&self.state))
     }
 
     fn lock(&self) -> PyResult<MutexGuard<'_, State>> {
-        self.state
-            .lock()
-            .map_err(|_| PyRuntimeError::new_err("the tracker's state is poisoned"))
+        let poisoned = || PyRuntimeError::new_err("the tracker's state is poisoned");
+        let shared_in = self.shared_in.load(Ordering::Acquire);
+        if shared_in == 0 || shared_in == std::process::id() {
+            return self.state.lock().map_err(|_| poisoned());
+        }
+        // A child of fork: other threads of this process hold the lock only for moments, so a
+        // lock still held after a while was held by the parent's poller thread at the fork.
+        let started = Instant::now();
+        loop {
+            match self.state.try_lock() {
+                Ok(guard) => return Ok(guard),
+                Err(TryLockError::Poisoned(_)) => return Err(poisoned()),
+                Err(TryLockError::WouldBlock) if started.elapsed() < LOCK_AFTER_FORK => {
+                    std::thread::sleep(Duration::from_millis(1));
+                }
+                Err(TryLockError::WouldBlock) => {
+                    return Err(PyRuntimeError::new_err(
+                        "this JobTracker was being updated by a StatusPoller's thread when the \
+                         process forked; that thread did not survive fork() and the state it was \
+                         changing is lost to this process: make a new tracker here",
+                    ))
+                }
+            }
+        }
     }
 
     fn latest(&self, id: &Bound<'_, PyAny>) -> PyResult<OwnedEntry> {
@@ -265,6 +296,7 @@ impl JobTracker {
     fn new() -> Self {
         JobTracker {
             state: Arc::new(Mutex::new(State::default())),
+            shared_in: AtomicU32::new(0),
         }
     }
 
@@ -411,6 +443,7 @@ impl JobTracker {
         }
         Ok(JobTracker {
             state: Arc::new(Mutex::new(tracked)),
+            shared_in: AtomicU32::new(0),
         })
     }
 }
@@ -491,5 +524,56 @@ impl JobTracker {
             })
             .collect::<PyResult<Vec<_>>>()?;
         PyList::new(py, items)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    /// A tracker whose state a poller's thread took in another process (the parent of a fork).
+    fn shared_in_a_parent() -> JobTracker {
+        let tracker = JobTracker::new();
+        tracker
+            .shared_in
+            .store(std::process::id().wrapping_add(1), Ordering::Release);
+        tracker
+    }
+
+    #[test]
+    fn a_forked_child_gets_an_error_for_a_lock_held_across_the_fork() {
+        let tracker = shared_in_a_parent();
+        let state = Arc::clone(&tracker.state);
+        let (held_tx, held_rx) = std::sync::mpsc::channel::<()>();
+        let (release_tx, release_rx) = std::sync::mpsc::channel::<()>();
+        let holder = std::thread::spawn(move || {
+            let _guard = state.lock();
+            let _ = held_tx.send(());
+            let _ = release_rx.recv();
+        });
+        held_rx.recv().unwrap();
+        let started = Instant::now();
+        let error = tracker.lock().err().unwrap();
+        assert!(started.elapsed() >= LOCK_AFTER_FORK);
+        assert!(started.elapsed() < LOCK_AFTER_FORK * 10);
+        Python::initialize();
+        let message = Python::attach(|_| error.to_string());
+        assert!(message.contains("did not survive fork()"), "{message}");
+        release_tx.send(()).unwrap();
+        holder.join().unwrap();
+        // Once free, the child locks it as usual.
+        assert!(tracker.lock().is_ok());
+    }
+
+    #[test]
+    fn the_process_that_shared_the_state_waits_for_the_lock() {
+        let tracker = JobTracker::new();
+        let _shared = tracker.shared();
+        let state = Arc::clone(&tracker.state);
+        let guard = state.lock().unwrap();
+        let waiter = std::thread::spawn(move || tracker.lock().is_ok());
+        std::thread::sleep(LOCK_AFTER_FORK * 2);
+        drop(guard);
+        assert!(waiter.join().unwrap());
     }
 }

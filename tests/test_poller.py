@@ -592,3 +592,36 @@ def test_https_goes_through_tls(server):
         assert reason.startswith("connection failed"), reason
         assert reason.endswith("(1 failure in a row)")
     assert server.seen() == [], "no HTTP request went out in the clear"
+
+
+class KeepsItsPoller:
+    """A client as `from_client` reads one, that keeps the poller made from it: a cycle through
+    the poller's header provider."""
+
+    def __init__(self, url: str) -> None:
+        self._base_url = url
+        self.poller: StatusPoller | None = None
+
+    def _default_headers(self) -> dict[str, str]:
+        return {"User-Agent": "cycle-test"}
+
+
+@pytest.mark.parametrize("started", [False, True])
+def test_a_cycle_through_the_header_provider_is_collected(server, started):
+    import gc
+    import weakref
+
+    server.set("a", "ready")
+    client = KeepsItsPoller(server.url)
+    poller = client.poller = StatusPoller.from_client(client, **FAST)
+    # The collector sees the tracker and the provider (the closure that holds the client).
+    referents = gc.get_referents(poller)
+    assert poller.tracker in referents
+    assert any(getattr(r, "__closure__", None) for r in referents)
+    if started:
+        poller.add("a")
+        assert poller.wait(timeout=10)["a"].status is READY
+    gone = weakref.ref(client)
+    del client, poller, referents
+    gc.collect()
+    assert gone() is None

@@ -4,14 +4,13 @@ counts, and the exit codes (0 all terminal, 1 some given up, 2 bad arguments).""
 from __future__ import annotations
 
 import json
-import subprocess
-import sys
 import threading
 from pathlib import Path
 
 import pytest
 from iqm_runstatus.__main__ import main
 from poller_support import Reply, StatusServer
+from support.scripts import run_python
 
 FAST = ["--interval", "0.02", "--max-interval", "0.05", "--timeout", "5", "--no-progress"]
 
@@ -70,14 +69,9 @@ def test_watch_json_and_exit_1_when_a_job_is_given_up(server, tmp_path, capsys):
 def test_watch_sends_the_token_and_reads_stdin(server, monkeypatch):
     server.set("a", "ready")
     monkeypatch.setenv("IQM_TOKEN", "from-env")
-    result = subprocess.run(
-        [sys.executable, "-m", "iqm_runstatus", "watch", server.url, "--jobs", "-", *FAST],
-        input="a\n",
-        capture_output=True,
-        text=True,
-        timeout=60,
+    result = run_python(
+        "-m", "iqm_runstatus", "watch", server.url, "--jobs", "-", *FAST, input="a\n", timeout=60
     )
-    assert result.returncode == 0, result.stderr
     assert result.stdout == "a: - -> ready\n"
     assert server.seen("a")[0].headers["Authorization"] == "Bearer from-env"
 

@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from iqm_runstatus import Status, StatusPoller
 from poller_support import Reply, StatusServer
-from support import ORACLE
+from support.oracle import ORACLE
 
 if ORACLE == "pure":
     pytest.skip("iqm-client 17.2 does not install on this Python", allow_module_level=True)

@@ -5,24 +5,20 @@ from __future__ import annotations
 
 import asyncio
 import subprocess
-import sys
 import textwrap
 import time
 from pathlib import Path
 
 from iqm_runstatus import Status, StatusPoller, Transition
 from poller_support import StatusServer
+from support.scripts import run_python
 
 TESTS = Path(__file__).parent
 
 
 def run_script(source: str, *args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [sys.executable, "-c", textwrap.dedent(source), *args],
-        capture_output=True,
-        text=True,
-        timeout=timeout,
-        cwd=TESTS,
+    return run_python(
+        "-c", textwrap.dedent(source), *args, timeout=timeout, cwd=TESTS, returncode=None
     )
 
 
@@ -69,6 +65,60 @@ def test_a_forked_child_gets_a_clear_error_and_can_poll_anew():
     )
     assert result.returncode == 0, result.stdout + result.stderr
     assert result.stdout.strip().endswith("ok"), result.stdout + result.stderr
+
+
+def test_a_forked_child_never_hangs_on_the_tracker_the_poller_feeds():
+    # The poller's thread takes the tracker's lock for each answer; a fork at that moment
+    # leaves the lock held in the child, where that thread no longer exists. The child must
+    # then get a clear error, not wait for ever. Many forks during busy polling catch it.
+    result = run_script(
+        """
+        import os, time
+        from iqm_runstatus import StatusPoller
+        from poller_support import StatusServer
+
+        server = StatusServer()
+        ids = [f"job-{i}" for i in range(200)]
+        for job in ids:
+            server.set(job, "pending compilation")
+        poller = StatusPoller(server.url, interval=0.001, max_interval=0.001)
+        poller.add(ids)
+        tracker = poller.tracker
+        deadline = time.monotonic() + 10
+        while len(tracker) < len(ids) and time.monotonic() < deadline:
+            time.sleep(0.01)
+        outcomes = {"read": 0, "error": 0}
+        for _ in range(200):
+            pid = os.fork()
+            if pid == 0:
+                try:
+                    len(tracker)
+                    code = 10
+                except RuntimeError as exc:
+                    code = 11 if "did not survive fork()" in str(exc) else 3
+                except BaseException:
+                    code = 4
+                os._exit(code)
+            deadline = time.monotonic() + 10
+            while True:
+                done, status = os.waitpid(pid, os.WNOHANG)
+                if done:
+                    break
+                if time.monotonic() > deadline:
+                    os.kill(pid, 9)
+                    os.waitpid(pid, 0)
+                    raise SystemExit("a forked child hung on the tracker")
+                time.sleep(0.001)
+            code = os.waitstatus_to_exitcode(status)
+            assert code in (10, 11), code
+            outcomes["read" if code == 10 else "error"] += 1
+        poller.close()
+        print("ok", outcomes)
+        """,
+        timeout=240,
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "ok" in result.stdout, result.stdout + result.stderr
 
 
 def test_ctrl_c_interrupts_iteration_and_wait_quickly():
