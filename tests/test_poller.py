@@ -18,6 +18,7 @@ from poller_support import (
     gaps,
     poller_threads,
 )
+from support.scripts import run_python
 
 PENDING = Status.PENDING_COMPILATION
 EXECUTING = Status.PENDING_EXECUTION
@@ -625,3 +626,13 @@ def test_a_cycle_through_the_header_provider_is_collected(server, started):
     del client, poller, referents
     gc.collect()
     assert gone() is None
+
+
+def test_importing_the_package_does_not_import_asyncio():
+    # asyncio is only needed for `async for`; a scheduler that never uses it should not pay
+    # for its import, nor for its objects in every collection.
+    run_python(
+        "-c",
+        "import sys, iqm_runstatus; assert iqm_runstatus.StatusPoller;"
+        " assert 'asyncio' not in sys.modules, 'asyncio imported'",
+    )

@@ -3,16 +3,18 @@ iteration under asyncio."""
 
 from __future__ import annotations
 
-import asyncio
 import base64
 import binascii
 import json
 import time
 from collections.abc import Mapping
-from typing import Any, Optional
+from typing import TYPE_CHECKING, Any, Optional
 
 from . import _core
 from ._records import Transition
+
+if TYPE_CHECKING:
+    import asyncio
 
 __all__ = ["StatusPoller"]
 
@@ -69,6 +71,9 @@ class StatusPoller(_core.StatusPoller):
         return self
 
     async def __anext__(self) -> list[Transition]:
+        # Imported here: asyncio is large, and importing the package must not cost it.
+        import asyncio
+
         loop = asyncio.get_running_loop()
         fd = self._wakeup_fd()
         while True:
