@@ -483,6 +483,8 @@ impl Builder {
         self.warnings.push(warnings);
     }
 
+    // Inlined into the per-payload loop of a batch even where other callers exist.
+    #[inline(always)]
     pub fn push_parsed(&mut self, parsed: &ParsedStatus<'_>) -> Result<(), Error> {
         let message = match &parsed.message {
             Presence::Absent => Presence::Absent,

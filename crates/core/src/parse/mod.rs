@@ -19,6 +19,8 @@ pub use visitors::parse_with_serde;
 use crate::error::Error;
 
 /// Parses one JSON document. `Ok` only when the result is certainly the reference's.
+// Inlined into the per-payload loop of a batch even where other callers exist (the poller).
+#[inline(always)]
 pub fn parse_status(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
     if let Some(parsed) = scan_status(input) {
         return Ok(parsed);
