@@ -119,6 +119,7 @@ impl Utf8Column {
 /// The table's strings, made valid UTF-8. A table that is valid as a whole (the common case)
 /// is copied in one piece.
 fn table_strings(table: &Table, column: &'static str) -> Result<Utf8Column, ExportError> {
+    offset(table.data().len(), column)?;
     let ends = table.ends();
     let mut strings = Utf8Column::with_capacity(ends.len(), table.data().len());
     if std::str::from_utf8(table.data()).is_ok() {
@@ -176,23 +177,54 @@ fn warnings_item() -> FieldRef {
     Arc::new(Field::new("item", DataType::Utf8, false))
 }
 
+/// The string ids of warnings list `list`.
+fn list_items(list: &[u8]) -> impl Iterator<Item = usize> + '_ {
+    list.chunks_exact(4).filter_map(|id| {
+        let id = <[u8; 4]>::try_from(id).ok()?;
+        usize::try_from(u32::from_le_bytes(id)).ok()
+    })
+}
+
 fn warnings_array(columns: &Columns, strings: &Utf8Column) -> Result<ArrayRef, ExportError> {
     const COLUMN: &str = "warnings";
     let len = columns.len();
     let lists = columns.lists();
-    let mut items = Utf8Column::with_capacity(0, 0);
+    // Each distinct list's items and bytes, so that the column's size is known (and refused
+    // when too large) before any of it is copied, from the batch's ten bytes an entry.
+    let sizes: Vec<(usize, usize)> = (0..lists.len())
+        .map(|id| {
+            let list = u32::try_from(id)
+                .ok()
+                .and_then(|id| lists.get(id))
+                .unwrap_or_default();
+            list_items(list).fold((0usize, 0usize), |(items, bytes), id| {
+                let text = strings.get(id).unwrap_or_default();
+                (items.saturating_add(1), bytes.saturating_add(text.len()))
+            })
+        })
+        .collect();
+    let (mut total_items, mut total_bytes) = (0usize, 0usize);
+    for i in 0..len {
+        let size = columns
+            .warnings_id(i)
+            .and_then(|id| sizes.get(usize::try_from(id).ok()?));
+        if let Some(&(items, bytes)) = size {
+            total_items = total_items.saturating_add(items);
+            total_bytes = total_bytes.saturating_add(bytes);
+        }
+    }
+    offset(total_items, COLUMN)?;
+    offset(total_bytes, COLUMN)?;
+    let mut items = Utf8Column::with_capacity(total_items, total_bytes);
     let mut offsets = Vec::with_capacity(len.saturating_add(1));
     offsets.push(0i32);
     for i in 0..len {
         if let Some(list) = columns.warnings_id(i).and_then(|id| lists.get(id)) {
-            for id in list.chunks_exact(4) {
-                let text = <[u8; 4]>::try_from(id)
-                    .ok()
-                    .and_then(|id| usize::try_from(u32::from_le_bytes(id)).ok())
-                    .and_then(|id| strings.get(id))
-                    .unwrap_or_default();
+            for id in list_items(list) {
                 // Already valid UTF-8: appended as it is.
-                items.data.extend_from_slice(text);
+                items
+                    .data
+                    .extend_from_slice(strings.get(id).unwrap_or_default());
                 items.offsets.push(offset(items.data.len(), COLUMN)?);
             }
         }
