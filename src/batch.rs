@@ -13,7 +13,7 @@ use pyo3::exceptions::{PyIndexError, PyValueError};
 use pyo3::ffi;
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::types::{PyBytes, PyDict, PyList, PySlice, PyString, PyTuple};
+use pyo3::types::{PyBytes, PyCapsule, PyDict, PyList, PySlice, PyString, PyTuple};
 
 use crate::convert::{
     entry_from_run_status, run_status_from_entry, same_values, same_values_owned, status_mask,
@@ -237,6 +237,33 @@ impl StatusBatch {
     ) -> PyResult<Self> {
         let (builder, errors) = read_ndjson(py, source, thread_count(threads)?)?;
         Ok(StatusBatch::new(builder, errors))
+    }
+
+    /// The schema of the Arrow export, as an ``arrow_schema`` PyCapsule.
+    fn __arrow_c_schema__<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyCapsule>> {
+        crate::arrow::schema_capsule(py, &crate::arrow::schema(false))
+    }
+
+    /// The entries in Arrow form, built once: an ``ArrowSnapshot`` that readers which take a
+    /// batch as a sequence of ``RunStatus`` (``polars.DataFrame``) read as Arrow.
+    fn to_arrow(&self, py: Python<'_>) -> PyResult<crate::arrow::ArrowSnapshot> {
+        let batch = py.detach(|| crate::arrow::record_batch(&self.columns, &self.errors, None))?;
+        Ok(crate::arrow::ArrowSnapshot::new(batch))
+    }
+
+    /// The entries as an Arrow stream (an ``arrow_array_stream`` PyCapsule), so that
+    /// ``pyarrow.table(batch)``, ``polars.DataFrame(batch)`` and DuckDB read the batch with no
+    /// Python object per entry. ``requested_schema`` is ignored: the export has one schema,
+    /// which readers may cast.
+    #[pyo3(signature = (requested_schema = None))]
+    fn __arrow_c_stream__<'py>(
+        &self,
+        py: Python<'py>,
+        requested_schema: Option<&Bound<'py, PyAny>>,
+    ) -> PyResult<Bound<'py, PyCapsule>> {
+        let _ = requested_schema;
+        let batch = py.detach(|| crate::arrow::record_batch(&self.columns, &self.errors, None))?;
+        crate::arrow::stream_capsule(py, batch)
     }
 
     fn __len__(&self) -> usize {

@@ -1,6 +1,7 @@
 //! The Python bindings of `iqm_runstatus`: the core's parses turned into drop-in `RunStatus`
 //! objects, batches and a tracker. The parsing itself is in the `iqm_runstatus_core` crate.
 
+mod arrow;
 mod batch;
 mod convert;
 mod cpython;
@@ -21,6 +22,8 @@ use pyo3::prelude::*;
 mod _core {
     use pyo3::prelude::*;
 
+    #[pymodule_export]
+    use crate::arrow::ArrowSnapshot;
     #[pymodule_export]
     use crate::batch::{StatusBatch, StatusBatchIter};
     #[pymodule_export]

@@ -15,6 +15,7 @@ use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString, PyTuple, PyType};
 
+use crate::arrow::ArrowSnapshot;
 use crate::batch::StatusBatch;
 use crate::convert::{run_status_from_entry, status_mask, GcPause};
 use crate::errors::core_to_py;
@@ -407,6 +408,21 @@ impl JobTracker {
 
     fn __repr__(&self) -> PyResult<String> {
         Ok(format!("JobTracker(jobs={})", self.lock()?.len()))
+    }
+
+    /// A snapshot of every job's latest status in Arrow form (an ``ArrowSnapshot``, read by
+    /// ``pyarrow.table``, ``polars.DataFrame`` or DuckDB): ``job_id`` first, then the columns of
+    /// a ``StatusBatch`` export, in the order the jobs were first seen.
+    fn to_arrow(&self, py: Python<'_>) -> PyResult<ArrowSnapshot> {
+        let (ids, batch) = {
+            let state = self.lock()?;
+            let ids: Vec<String> = state.jobs().map(|job| job.id.to_string()).collect();
+            let entries: Vec<&OwnedEntry> = state.jobs().map(|job| &job.latest).collect();
+            (ids, StatusBatch::from_entries(&entries)?)
+        };
+        let columns = batch.columns();
+        let table = py.detach(|| crate::arrow::record_batch(columns, &[], Some(&ids)))?;
+        Ok(ArrowSnapshot::new(table))
     }
 
     /// Pickles the job ids and their latest statuses (as a `StatusBatch`); not `last_errors`.

@@ -34,6 +34,9 @@ CI_EXAMPLES = {
     "test_fuzz_python.test_mutated_payloads": 1500,
     "test_fuzz_python.test_dicts": 1500,
     "test_tracker.test_any_order_of_polls_and_forgets_matches_a_dict": 100,
+    "test_arrow.test_pyarrow_reads_generated_batches": 150,
+    "test_arrow.test_polars_reads_generated_batches": 100,
+    "test_arrow.test_duckdb_reads_generated_batches": 60,
     # Run by a script of its own: the count the test hands it.
     "test_fuzz_finalizers.EXAMPLES": 400,
 }

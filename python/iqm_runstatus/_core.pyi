@@ -15,6 +15,7 @@ from ._records import TrackerError, Transition
 # functions they stand in for (`RunStatus.from_dict(inp=...)` works as in the reference).
 __all__ = [
     "CPYTHON_ROUTE",
+    "ArrowSnapshot",
     "JobTracker",
     "StatusBatch",
     "StatusBatchIter",
@@ -106,6 +107,11 @@ class StatusBatch(Sequence[RunStatus]):
     @property
     def errors(self) -> list[tuple[int, str, str]]: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
+    # The Arrow PyCapsule interface; the capsules are opaque to Python code.
+    def __arrow_c_schema__(self) -> object: ...
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object:
+        """An ``arrow_array_stream`` capsule; ``requested_schema`` is ignored."""
+    def to_arrow(self) -> ArrowSnapshot: ...
 
 @final
 class StatusBatchIter(Iterator[RunStatus]):
@@ -143,6 +149,17 @@ class JobTracker:
     def __len__(self) -> int: ...
     def __contains__(self, job_id: object, /) -> bool: ...
     def __reduce__(self) -> tuple[Any, ...]: ...
+    def to_arrow(self) -> ArrowSnapshot: ...
+
+@final
+class ArrowSnapshot:
+    """Statuses in Arrow form, for any reader of the Arrow PyCapsule interface (pyarrow,
+    polars, DuckDB): ``job_id`` (a tracker's only), ``status``, ``message``, ``warnings``,
+    ``error``."""
+
+    def __arrow_c_schema__(self) -> object: ...
+    def __arrow_c_stream__(self, requested_schema: Optional[object] = None) -> object: ...
+    def __len__(self) -> int: ...
 
 @disjoint_base
 class StatusPoller:

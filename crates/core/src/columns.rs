@@ -70,6 +70,16 @@ impl Table {
         self.data.get(start..end)
     }
 
+    /// The items back to back, as [`Table::ends`] divides them.
+    pub fn data(&self) -> &[u8] {
+        &self.data
+    }
+
+    /// Where each item ends in [`Table::data`]; each starts where the one before ends.
+    pub fn ends(&self) -> &[usize] {
+        &self.ends
+    }
+
     fn push(&mut self, item: &[u8]) {
         self.data.extend_from_slice(item);
         self.ends.push(self.data.len());
@@ -333,6 +343,31 @@ impl Columns {
             message,
             warnings,
         })
+    }
+
+    /// The id in [`Columns::strings`] of entry `index`'s message, if it is a valid entry with
+    /// a message (not absent, not null).
+    pub fn message_id(&self, index: usize) -> Option<u32> {
+        StatusCode::from_code(*self.codes.get(index)?)?;
+        (*self.presence.get(index)? & 3 == VALUE).then(|| self.message.get(index).copied())?
+    }
+
+    /// The id in [`Columns::lists`] of entry `index`'s warnings list, if it is a valid entry
+    /// with one (not absent, not null).
+    pub fn warnings_id(&self, index: usize) -> Option<u32> {
+        StatusCode::from_code(*self.codes.get(index)?)?;
+        ((*self.presence.get(index)? >> 2) & 3 == VALUE)
+            .then(|| self.warnings.get(index).copied())?
+    }
+
+    /// The distinct messages and warnings, by id.
+    pub fn strings(&self) -> &Table {
+        &self.strings
+    }
+
+    /// The distinct warnings lists, by id: each item is its strings' ids as `u32` LE.
+    pub fn lists(&self) -> &Table {
+        &self.lists
     }
 
     /// The entries at `indices`, in that order, sharing this batch's tables.
