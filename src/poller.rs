@@ -21,15 +21,14 @@ use foldhash::quality::RandomState;
 use pyo3::exceptions::{PyException, PyKeyError, PyRuntimeError, PyTimeoutError, PyValueError};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
-use pyo3::sync::PyOnceLock;
-use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple, PyType};
+use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
 use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, USER_AGENT};
 
 use crate::convert::entry_from_run_status;
 use crate::errors::core_to_py;
-use crate::instances::{check_named_tuple, new_named_tuple};
+use crate::instances::new_named_tuple;
 use crate::model::Model;
-use crate::tracker::{job_str, JobTracker, SharedTracker};
+use crate::tracker::{job_str, named_tuple, JobTracker, SharedTracker, TRACKER_ERROR, TRANSITION};
 use iqm_runstatus_core::columns::{Builder, Entry};
 use iqm_runstatus_core::parse::parse_status;
 use iqm_runstatus_core::status::StatusCode;
@@ -49,25 +48,6 @@ const MAX_DELAY: Duration = Duration::from_secs(24 * 3600);
 const MAX_CONCURRENCY: usize = 4096;
 /// The error type name of a body over the size limit, as `TrackerError.error_type`.
 const TOO_LARGE: &str = "ResponseTooLarge";
-
-static TRANSITION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static TRACKER_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-
-fn named_tuple<'py>(
-    py: Python<'py>,
-    cell: &'static PyOnceLock<Py<PyType>>,
-    name: &str,
-) -> PyResult<&'py Bound<'py, PyType>> {
-    let class = cell.get_or_try_init(py, || -> PyResult<Py<PyType>> {
-        let class = py
-            .import("iqm_runstatus._records")?
-            .getattr(name)?
-            .cast_into::<PyType>()?;
-        check_named_tuple(&class, 3)?;
-        Ok(class.unbind())
-    })?;
-    Ok(class.bind(py))
-}
 
 struct Settings {
     /// The base URL without a trailing slash.

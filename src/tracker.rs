@@ -27,11 +27,11 @@ use iqm_runstatus_core::status::StatusCode;
 use iqm_runstatus_core::Error as CoreError;
 
 static UUID: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static TRANSITION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
-static TRACKER_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+pub static TRANSITION: PyOnceLock<Py<PyType>> = PyOnceLock::new();
+pub static TRACKER_ERROR: PyOnceLock<Py<PyType>> = PyOnceLock::new();
 
 /// One of the three-field `NamedTuple`s of `iqm_runstatus._records`, imported and checked once.
-fn named_tuple<'py>(
+pub fn named_tuple<'py>(
     py: Python<'py>,
     cell: &'static PyOnceLock<Py<PyType>>,
     name: &str,

@@ -32,3 +32,13 @@ def check_installed_package() -> None:
         location = Path(module.__file__ or "").resolve()
         if prefix not in location.parents:
             raise pytest.UsageError(f"{module.__name__} is {location}, not installed in {prefix}")
+
+
+@pytest.fixture
+def server() -> Any:
+    """A running loopback status server (``poller_support.StatusServer``), shut down after
+    the test: the poller's tests and its CLI's share it."""
+    from poller_support import StatusServer
+
+    with StatusServer() as running:
+        yield running

@@ -209,3 +209,14 @@ def client_sockets(port: int) -> int:
         except FileNotFoundError:
             pass
     return count
+
+
+NETWORK_VARIABLES = ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY")
+
+
+def clear_environment(monkeypatch: Any, *extra: str) -> None:
+    """Removes the proxy variables (read as requests reads them: these tests talk to loopback)
+    and any ``extra`` ones, in both cases."""
+    for name in (*NETWORK_VARIABLES, *extra):
+        monkeypatch.delenv(name, raising=False)
+        monkeypatch.delenv(name.lower(), raising=False)

@@ -14,6 +14,7 @@ from iqm_runstatus import RunStatus, Status, StatusPoller, TrackerError, Transit
 from poller_support import (
     Reply,
     StatusServer,
+    clear_environment,
     client_sockets,
     gaps,
     poller_threads,
@@ -30,16 +31,7 @@ FAST = {"interval": 0.02, "max_interval": 0.1, "timeout": 5.0}
 
 @pytest.fixture(autouse=True)
 def no_proxy(monkeypatch):
-    # The poller reads the proxy variables as requests does; these tests talk to loopback.
-    for name in ("HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY", "NO_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
-@pytest.fixture
-def server():
-    with StatusServer() as server:
-        yield server
+    clear_environment(monkeypatch)
 
 
 def collect(poller: StatusPoller, limit: float = 10.0) -> list[Transition]:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from iqm_runstatus.__main__ import main
-from poller_support import Reply, StatusServer
+from poller_support import Reply, clear_environment
 from support.scripts import run_python
 
 FAST = ["--interval", "0.02", "--max-interval", "0.05", "--timeout", "5", "--no-progress"]
@@ -17,15 +17,7 @@ FAST = ["--interval", "0.02", "--max-interval", "0.05", "--timeout", "5", "--no-
 
 @pytest.fixture(autouse=True)
 def no_proxy_or_token(monkeypatch):
-    for name in ("IQM_TOKEN", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
-@pytest.fixture
-def server():
-    with StatusServer() as server:
-        yield server
+    clear_environment(monkeypatch, "IQM_TOKEN")
 
 
 def jobs_file(tmp_path: Path, *ids: str) -> str:

@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from iqm_runstatus import Status, StatusPoller
-from poller_support import Reply, StatusServer
+from poller_support import Reply, clear_environment
 from support.oracle import ORACLE
 
 if ORACLE == "pure":
@@ -26,15 +26,7 @@ FAST = {"interval": 0.05, "max_interval": 0.1, "timeout": 5.0}
 
 @pytest.fixture(autouse=True)
 def no_proxy_or_token(monkeypatch):
-    for name in ("IQM_TOKEN", "IQM_TOKENS_FILE", "HTTP_PROXY", "HTTPS_PROXY", "ALL_PROXY"):
-        monkeypatch.delenv(name, raising=False)
-        monkeypatch.delenv(name.lower(), raising=False)
-
-
-@pytest.fixture
-def server():
-    with StatusServer() as server:
-        yield server
+    clear_environment(monkeypatch, "IQM_TOKEN", "IQM_TOKENS_FILE")
 
 
 def jwt(expires_in: float, name: str) -> str:
