@@ -252,8 +252,8 @@ impl StatusBatch {
     }
 
     /// The entries as an Arrow stream (an ``arrow_array_stream`` PyCapsule), so that
-    /// ``pyarrow.table(batch)``, ``polars.DataFrame(batch)`` and DuckDB read the batch with no
-    /// Python object per entry. ``requested_schema`` is ignored: the export has one schema,
+    /// ``pyarrow.table(batch)`` and DuckDB read the batch with no Python object per entry
+    /// (polars reads a sequence as rows first: give it ``batch.to_arrow()``). ``requested_schema`` is ignored: the export has one schema,
     /// which readers may cast.
     #[pyo3(signature = (requested_schema = None))]
     fn __arrow_c_stream__<'py>(
