@@ -8,7 +8,6 @@ class-level tests with ``reference_model.py``. Both must be indistinguishable fr
 
 from __future__ import annotations
 
-import json
 from typing import Any, Callable
 
 import pytest
@@ -17,7 +16,13 @@ from hypothesis import given
 from iqm_runstatus import pure_from_dict, pure_from_json
 from support.differential import raw_forms
 from support.json_text import EDGE_DOCUMENTS, raw_documents
-from support.oracle import ORACLE, STATUS_VALUES, pydantic_validate_json, pydantic_validate_python
+from support.oracle import (
+    ORACLE,
+    STATUS_VALUES,
+    documented_from_json,
+    pydantic_validate_json,
+    pydantic_validate_python,
+)
 from support.outcomes import describe_model, outcome
 from support.profiles import examples
 from support.strategies import status_dicts
@@ -35,14 +40,7 @@ CopyRunStatus, CopyStatus = reference_model.RunStatus, reference_model.Status
 
 def release_from_json(raw: Any) -> Any:
     """``RunStatus.from_json``'s documented meaning, on the release."""
-    if isinstance(raw, memoryview):
-        raw = bytes(raw)
-    value = json.loads(raw)
-    if not isinstance(value, dict):
-        raise TypeError(
-            f"a job status must be a JSON object at the top level, not {type(value).__name__}"
-        )
-    return ReleaseRunStatus.from_dict(value)
+    return documented_from_json(raw, ReleaseRunStatus.from_dict)
 
 
 def same_on_dict(inp: Any) -> None:

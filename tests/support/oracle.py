@@ -24,6 +24,7 @@ __all__ = [
     "STATUS_VALUES",
     "RefRunStatus",
     "RefStatus",
+    "documented_from_json",
     "oracle_from_dict",
     "oracle_from_json",
     "oracle_model_validate",
@@ -56,12 +57,10 @@ FIELD_NAMES = ("status", "message", "warnings")
 STATUS_VALUES = [member.value for member in RefStatus]
 
 
-def ref_from_json(raw: Any) -> RefRunStatus:
-    """The documented meaning of ``RunStatus.from_json``, built on the reference.
-
-    ``RefRunStatus.from_dict(json.loads(raw))``, with a memoryview read as bytes and a
-    top-level JSON value that is not an object rejected with TypeError.
-    """
+def documented_from_json(raw: Any, from_dict: Callable[[dict], Any]) -> Any:
+    """The documented meaning of ``RunStatus.from_json`` on a given ``from_dict``:
+    ``from_dict(json.loads(raw))``, with a memoryview read as bytes and a top-level JSON value
+    that is not an object rejected with TypeError."""
     if isinstance(raw, memoryview):
         raw = bytes(raw)
     value = json.loads(raw)
@@ -69,7 +68,12 @@ def ref_from_json(raw: Any) -> RefRunStatus:
         raise TypeError(
             f"a job status must be a JSON object at the top level, not {type(value).__name__}"
         )
-    return RefRunStatus.from_dict(value)
+    return from_dict(value)
+
+
+def ref_from_json(raw: Any) -> RefRunStatus:
+    """The documented meaning of ``RunStatus.from_json``, built on the reference."""
+    return documented_from_json(raw, RefRunStatus.from_dict)
 
 
 def pydantic_validate_python(obj: Any) -> RunStatus:
