@@ -20,6 +20,7 @@ __all__ = [
     "InvalidLine",
     "Summary",
     "clip",
+    "entry_lines",
     "iter_chunks",
     "summarize_stream",
 ]
@@ -107,10 +108,8 @@ class Summary:
         room = self.max_invalid - len(self.invalid_lines)
         if room > 0 and errors:
             kept = errors[:room]
-            if len(batch) == nlines:
-                numbers = [first_line + index for index, _, _ in kept]
-            else:
-                numbers = [first_line + n for n in _line_indices(chunk, [e[0] for e in kept])]
+            lines = entry_lines(chunk, len(batch), [index for index, _, _ in kept])
+            numbers = [first_line + n for n in lines]
             self.invalid_lines.extend(
                 InvalidLine(number, error, clip(message))
                 for number, (_, error, message) in zip(numbers, kept)
@@ -148,8 +147,12 @@ class Summary:
         }
 
 
-def _line_indices(chunk: bytes, entries: list[int]) -> list[int]:
-    """0-based line indices in `chunk` of the given ascending entry (non-blank line) indices."""
+def entry_lines(chunk: bytes, payloads: int, entries: list[int]) -> list[int]:
+    """0-based line indices in `chunk` of the given ascending entry (non-blank line) indices;
+    `payloads` is the number of entries `StatusBatch.from_ndjson(chunk)` has."""
+    lines = chunk.count(b"\n") + (not chunk.endswith(b"\n"))
+    if payloads == lines:  # no blank line: entry i is line i
+        return entries
     blanks: list[int] = []
     line = pos = 0
     for match in _BLANK_LINE.finditer(chunk):
