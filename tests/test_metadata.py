@@ -66,3 +66,27 @@ def test_the_installed_distribution_carries_the_metadata() -> None:
     specifiers = {part.strip() for part in installed["Requires-Python"].split(",")}
     assert specifiers == set(REQUIRES_PYTHON.split(","))
     assert version_classifiers(installed.get_all("Classifier") or []) == SUPPORTED
+
+
+# The optional readers and Dask: each an extra of the package, with the requirement the tests
+# install (requirements-test.txt), so that the two do not drift apart.
+EXTRAS = {
+    "dask": ["dask", "distributed"],
+    "pyarrow": ["pyarrow"],
+    "polars": ["polars"],
+    "duckdb": ["duckdb"],
+}
+
+
+def test_optional_dependencies_are_extras_tested_as_required() -> None:
+    tested = {}
+    for line in (ROOT / "requirements-test.txt").read_text().splitlines():
+        match = re.match(r"^([a-z][a-z0-9-]*)([<>=!].*)?$", line.strip())
+        if match:
+            tested[match.group(1)] = line.strip()
+    installed = metadata.metadata("iqm-runstatus")
+    assert set(EXTRAS) <= set(installed.get_all("Provides-Extra") or [])
+    required = installed.get_all("Requires-Dist") or []
+    for extra, packages in EXTRAS.items():
+        expected = sorted(f"{tested[p]} ; extra == '{extra}'" for p in packages)
+        assert sorted(r for r in required if r.endswith(f"extra == '{extra}'")) == expected

@@ -37,6 +37,7 @@ CI_EXAMPLES = {
     "test_arrow.test_pyarrow_reads_generated_batches": 150,
     "test_arrow.test_polars_reads_generated_batches": 100,
     "test_arrow.test_duckdb_reads_generated_batches": 60,
+    "test_dask.test_any_block_size_counts_what_one_process_counts": 150,
     # Run by a script of its own: the count the test hands it.
     "test_fuzz_finalizers.EXAMPLES": 400,
 }
