@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from typing import Any
 
 import pytest
@@ -27,11 +28,49 @@ BARS = {
 }
 
 
+# The Arrow and Dask suites name each implementation `analytics_impl`; in each group the
+# first of these present is ours, which the others are compared with.
+ANALYTICS_OURS = ("ours-arrow", "ours-export", "ours-duckdb", "ours-dask")
+
+
+def analytics_table(benchmarks: Iterable[tuple[str, dict[str, Any], float]]) -> list[str]:
+    """Markdown rows for the Arrow and Dask suites, from (group, extra info, median seconds):
+    each implementation's median, the speed-up of ours over it, and the bytes an entry of the
+    exported table takes where measured."""
+    groups: dict[str, dict[str, tuple[float, Any]]] = {}
+    for group, info, median in benchmarks:
+        if "analytics_impl" in info:
+            groups.setdefault(group, {})[info["analytics_impl"]] = (
+                median,
+                info.get("bytes_per_entry"),
+            )
+    if not groups:
+        return []
+    lines = [
+        "| group | implementation | median (ms) | speed-up of ours | bytes an entry |",
+        "|---|---|---|---|---|",
+    ]
+    for group, by_impl in groups.items():
+        ours = next((by_impl[i][0] for i in ANALYTICS_OURS if i in by_impl), None)
+        for impl, (median, per_entry) in by_impl.items():
+            speed_up = "-" if ours is None or impl in ANALYTICS_OURS else f"{median / ours:.2f}x"
+            size = "-" if per_entry is None else f"{per_entry:.1f}"
+            lines.append(f"| {group} | {impl} | {median * 1e3:,.2f} | {speed_up} | {size} |")
+    return lines
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     session = getattr(config, "_benchmarksession", None)
     if session is None or session.disabled:
         return
+    analytics = analytics_table(
+        (bench.group, bench.extra_info, bench.stats.median) for bench in session.benchmarks if bench
+    )
+    if analytics:
+        terminalreporter.section("iqm_runstatus: Arrow and Dask")
+        for line in analytics:
+            terminalreporter.write_line(line)
     # Medians in ns by group, then implementation; a benchmark without stats did not run.
     medians: dict[str, dict[str, float]] = {}
     kinds: dict[str, str] = {}

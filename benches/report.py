@@ -19,7 +19,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from .conftest import IMPLS, RATIOS
+from .conftest import IMPLS, RATIOS, analytics_table
 
 __all__ = ["Result", "load", "main", "render", "write_ratios"]
 
@@ -219,8 +219,11 @@ def render_batch(results: Sequence[Result], path: Path, subtitle: str) -> None:
     plt.close(fig)
 
 
-def write_ratios(results: Sequence[Result], path: Path, subtitle: str) -> None:
-    """The medians and ratios of the single-payload suite and the batch speed-ups, as markdown."""
+def write_ratios(
+    results: Sequence[Result], path: Path, subtitle: str, analytics: Sequence[str] = ()
+) -> None:
+    """The medians and ratios of the single-payload suite and the batch speed-ups, and the
+    `analytics_table` rows of the Arrow and Dask suites, as markdown."""
     lines = [
         "# Benchmark ratios",
         "",
@@ -261,6 +264,9 @@ def write_ratios(results: Sequence[Result], path: Path, subtitle: str) -> None:
                 theirs = by_impl[other].get(size)
                 cells.append(f"{ours / theirs:.2f}x" if ours and theirs else "-")
             lines.append("| " + " | ".join(cells) + " |")
+    if analytics:
+        lines += ["", "## Arrow and Dask (speed-up of ours: their median over ours)", ""]
+        lines += analytics
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
@@ -279,7 +285,11 @@ def render(data: dict[str, Any], out_dir: Path) -> list[Path]:
     if _batch(results):
         render_batch(results, out_dir / "batch.png", subtitle)
         written.append(out_dir / "batch.png")
-    write_ratios(results, out_dir / "ratios.md", subtitle)
+    analytics = analytics_table(
+        (bench["group"], bench.get("extra_info", {}), bench["stats"]["median"])
+        for bench in data.get("benchmarks", [])
+    )
+    write_ratios(results, out_dir / "ratios.md", subtitle, analytics)
     written.append(out_dir / "ratios.md")
     return written
 

@@ -8,8 +8,8 @@ before it is timed.
 - DuckDB: a group-by over the batch, read through its capsule, against ``json.loads`` of each
   line and a pandas group-by.
 
-The extra info names each implementation ``arrow_impl`` (not ``impl``): the single-payload
-ratio table and the benchmark report read the others only.
+The extra info names each implementation ``analytics_impl`` (not ``impl``): the conftest and
+the benchmark report compare them in a table of their own (``analytics_table``).
 """
 
 from __future__ import annotations
@@ -75,7 +75,7 @@ def test_polars_dataframe(benchmark: Any, count: int, impl: str) -> None:
     frame = fn(raw)
     assert frame["status"].cast(pl.String).to_list() == expected_statuses(count)
     benchmark.group = f"arrow polars DataFrame from NDJSON: {count}"
-    benchmark.extra_info.update(input="arrow", arrow_impl=impl)
+    benchmark.extra_info.update(input="arrow", analytics_impl=impl)
     benchmark.pedantic(fn, args=(raw,), rounds=3 if count >= 10**5 else 20, iterations=1)
 
 
@@ -89,7 +89,7 @@ def test_polars_export_alone(benchmark: Any, count: int) -> None:
     table = pa.table(batch)
     benchmark.group = f"arrow export of a parsed batch: {count}"
     benchmark.extra_info.update(
-        input="arrow", arrow_impl="ours-export", bytes_per_entry=table.nbytes / len(batch)
+        input="arrow", analytics_impl="ours-export", bytes_per_entry=table.nbytes / len(batch)
     )
     benchmark.pedantic(
         lambda: pl.DataFrame(batch.to_arrow()), rounds=3 if count >= 10**5 else 20, iterations=1
@@ -120,5 +120,5 @@ def test_group_by(benchmark: Any, count: int, impl: str) -> None:
     assert fn(raw) == dict(Counter(expected_statuses(count)))
     assert set(fn(raw)) <= {s.value for s in Status}
     benchmark.group = f"arrow group-by statuses of NDJSON: {count}"
-    benchmark.extra_info.update(input="arrow", arrow_impl=impl)
+    benchmark.extra_info.update(input="arrow", analytics_impl=impl)
     benchmark.pedantic(fn, args=(raw,), rounds=3 if count >= 10**5 else 20, iterations=1)

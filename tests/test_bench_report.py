@@ -106,6 +106,43 @@ def test_ratios_table(report: ModuleType, tmp_path: Path) -> None:
     assert "## tracker second poll" in text and "Test CPU" in text
 
 
+def test_arrow_and_dask_table(report: ModuleType, tmp_path: Path) -> None:
+    """The suites that name `analytics_impl`: each median, and the others' time over ours."""
+    data = _synthetic()
+    group = "arrow polars DataFrame from NDJSON: 100000"
+    data["benchmarks"] += [
+        {
+            "group": group,
+            "params": {},
+            "extra_info": {"analytics_impl": impl},
+            "stats": {"median": t},
+        }
+        for impl, t in (
+            ("ours-arrow", 0.010),
+            ("ours-to_list", 0.300),
+            ("polars-read_ndjson", 0.025),
+        )
+    ] + [
+        {
+            "group": "arrow export of a parsed batch: 100000",
+            "params": {},
+            "extra_info": {"analytics_impl": "ours-export", "bytes_per_entry": 22.25},
+            "stats": {"median": 0.004},
+        }
+    ]
+    report.render(data, tmp_path)
+    table = (tmp_path / "ratios.md").read_text().split("## Arrow and Dask")[1]
+    rows = [[c.strip() for c in line.strip("|").split("|")] for line in table.splitlines()[4:]]
+    assert rows == [
+        [group, "ours-arrow", "10.00", "-", "-"],
+        [group, "ours-to_list", "300.00", "30.00x", "-"],
+        [group, "polars-read_ndjson", "25.00", "2.50x", "-"],
+        ["arrow export of a parsed batch: 100000", "ours-export", "4.00", "-", "22.2"],
+    ]
+    # Not in the single-payload or batch tables.
+    assert "ours-arrow" not in (tmp_path / "ratios.md").read_text().split("## Arrow and Dask")[0]
+
+
 def test_render_writes_both_charts(report: ModuleType, tmp_path: Path) -> None:
     pytest.importorskip("matplotlib")
     data = _synthetic()
