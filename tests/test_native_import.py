@@ -154,7 +154,9 @@ def test_pure_mode_works_without_the_extension(tmp_path: Path) -> None:
     assert "batch" not in report
 
 
-@pytest.mark.parametrize("name", ["StatusBatch", "parse_many", "JobTracker", "PayloadError"])
+@pytest.mark.parametrize(
+    "name", ["StatusBatch", "parse_many", "JobTracker", "PayloadError", "ArrowSnapshot"]
+)
 def test_every_batch_tool_names_the_cause_in_pure_mode(tmp_path: Path, name: str) -> None:
     site, core = package_copy(tmp_path)
     core.unlink()

@@ -2,8 +2,9 @@
 
 Replace ``from iqm.iqm_client import RunStatus, Status`` with
 ``from iqm_runstatus import RunStatus, Status``: the same objects and errors, parsed in Rust.
-`StatusBatch`, `parse_many` and `JobTracker` parse many payloads at once; `StatusPoller`
-polls the server for many jobs from Rust threads.
+`StatusBatch`, `parse_many` and `JobTracker` parse many payloads at once, and export to Arrow
+(`ArrowSnapshot`); `StatusPoller` polls the server for many jobs from Rust threads.
+`iqm_runstatus.dask` counts archives of NDJSON files on a Dask cluster.
 """
 
 from typing import TYPE_CHECKING, Any
@@ -19,13 +20,13 @@ from ._records import TrackerError, Transition
 
 if NATIVE or TYPE_CHECKING:
     from ._batch import PayloadError, parse_many
-    from ._core import JobTracker, StatusBatch
+    from ._core import ArrowSnapshot, JobTracker, StatusBatch
     from ._poller import StatusPoller
 else:
 
     def __getattr__(name: str) -> Any:
         # With IQM_RUNSTATUS_PURE set the core is loaded only once a batch tool is asked for.
-        if name in ("JobTracker", "PayloadError", "StatusBatch", "parse_many"):
+        if name in ("ArrowSnapshot", "JobTracker", "PayloadError", "StatusBatch", "parse_many"):
             from . import _batch, _core
 
             return getattr(_batch if hasattr(_batch, name) else _core, name)
@@ -38,6 +39,7 @@ else:
 
 __all__ = [
     "NATIVE",
+    "ArrowSnapshot",
     "JobTracker",
     "PayloadError",
     "RunStatus",

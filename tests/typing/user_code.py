@@ -8,13 +8,17 @@ The module also runs: the test suite executes it.
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from typing import Any, Optional
 
 import iqm_runstatus
 from iqm_runstatus import (
     NATIVE,
+    ArrowSnapshot,
     RunStatus,
     Status,
+    StatusBatch,
     iqm_client_patched,
     patch_iqm_client,
     patched_iqm_client,
@@ -22,6 +26,7 @@ from iqm_runstatus import (
     pure_from_json,
     unpatch_iqm_client,
 )
+from iqm_runstatus.dask import ArchiveCounts, InvalidLine, count_ndjson
 from typing_extensions import assert_type
 
 RAW = b'{"status": "failed", "message": "timeout", "warnings": ["w"]}'
@@ -80,6 +85,16 @@ def patching() -> bool:
     return inside
 
 
+def analytics(path: str) -> int:
+    batch = StatusBatch.from_ndjson(RAW + b"\n")
+    assert_type(batch.to_arrow(), ArrowSnapshot)
+    assert len(batch.to_arrow()) == 1
+    archive = assert_type(count_ndjson(path, blocksize="1 MiB", scheduler="sync"), ArchiveCounts)
+    assert_type(archive.counts, dict[Status, int])
+    assert_type(archive.invalid_lines, list[InvalidLine])
+    return archive.counts[Status.FAILED]
+
+
 def rejected() -> None:
     # Wrong input types the stubs must keep rejecting.
     try:
@@ -107,6 +122,11 @@ def main() -> None:
     assert fields(parsed[3]) == (Status.FAILED, "timeout", ["w"])
     assert len(statuses()) == len(Status)
     rejected()
+    with tempfile.TemporaryDirectory() as folder:
+        path = os.path.join(folder, "statuses.ndjson")
+        with open(path, "wb") as out:
+            out.write(RAW + b"\n")
+        assert analytics(path) == 1
 
 
 if __name__ == "__main__":
