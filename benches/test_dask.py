@@ -15,7 +15,7 @@ from typing import Any, Callable
 
 import pytest
 from iqm_runstatus import StatusBatch
-from iqm_runstatus._workload import iter_payloads
+from iqm_runstatus._workload import iter_payloads, write_ndjson
 
 distributed = pytest.importorskip("distributed")
 dask_counts = pytest.importorskip("iqm_runstatus.dask")
@@ -28,13 +28,10 @@ BLOCKSIZE = "16 MiB"
 @pytest.fixture(scope="module")
 def archive(tmp_path_factory: pytest.TempPathFactory) -> list[Path]:
     folder = tmp_path_factory.mktemp("bench-archive")
-    paths = []
-    for i in range(FILES):
-        path = folder / f"statuses-{i}.ndjson"
+    paths = [folder / f"statuses-{i}.ndjson" for i in range(FILES)]
+    for seed, path in enumerate(paths):
         with open(path, "wb") as out:
-            for payload in iter_payloads(LINES // FILES, seed=i, invalid_rate=0.001):
-                out.write(payload + b"\n")
-        paths.append(path)
+            write_ndjson(iter_payloads(LINES // FILES, seed=seed, invalid_rate=0.001), out)
     return paths
 
 

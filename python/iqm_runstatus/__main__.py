@@ -16,12 +16,12 @@ import stat
 import sys
 import time
 from collections import Counter
-from collections.abc import Iterable, Sequence
+from collections.abc import Sequence
 from typing import Any, Callable, NoReturn
 
 from . import NATIVE, RunStatus, Status, __version__, pure_from_dict, pure_from_json
 from ._summary import CHUNK_BYTES, MAX_INVALID, Summary, clip, summarize_stream
-from ._workload import iter_payloads
+from ._workload import iter_payloads, write_ndjson
 
 PROG = "iqm-runstatus"
 
@@ -294,18 +294,10 @@ def _bench(size: int, repeat: int, seed: int) -> int:
     return 0
 
 
-def _write_lines(lines: Iterable[bytes], out: Any) -> None:
-    # Payloads hold no raw newline (JSON escapes it), so one line is one payload.
-    for line in lines:
-        out.write(line)
-        out.write(b"\n")
-    out.flush()
-
-
 def _generate(count: int, seed: int, invalid_rate: float, out: str) -> int:
     payloads = iter_payloads(count, seed=seed, invalid_rate=invalid_rate)
     if out == "-":
-        _write_lines(payloads, sys.stdout.buffer)
+        write_ndjson(payloads, sys.stdout.buffer)
         return 0
     try:
         fh = open(out, "wb")
@@ -313,7 +305,7 @@ def _generate(count: int, seed: int, invalid_rate: float, out: str) -> int:
         print(f"{PROG}: error: cannot write {out!r}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     with fh:
-        _write_lines(payloads, fh)
+        write_ndjson(payloads, fh)
     return 0
 
 

@@ -11,10 +11,16 @@ from __future__ import annotations
 
 import json
 import random
-from collections.abc import Iterator
-from typing import Any, Final
+from collections.abc import Iterable, Iterator
+from typing import Any, BinaryIO, Final
 
-__all__ = ["INVALID_KINDS", "THREE_PAYLOADS", "generate_payloads", "iter_payloads"]
+__all__ = [
+    "INVALID_KINDS",
+    "THREE_PAYLOADS",
+    "generate_payloads",
+    "iter_payloads",
+    "write_ndjson",
+]
 
 
 def _dumps(obj: dict[str, Any]) -> bytes:
@@ -200,3 +206,12 @@ def _iter(count: int, seed: int, invalid_rate: float) -> Iterator[bytes]:
 def generate_payloads(count: int, *, seed: int = 0, invalid_rate: float = 0.0) -> list[bytes]:
     """Returns ``count`` job-status payloads as compact JSON bytes; see `iter_payloads`."""
     return list(iter_payloads(count, seed=seed, invalid_rate=invalid_rate))
+
+
+def write_ndjson(payloads: Iterable[bytes], out: BinaryIO) -> None:
+    """Writes one payload a line to a binary stream, and flushes it."""
+    # Payloads hold no raw newline (JSON escapes it), so one line is one payload.
+    for payload in payloads:
+        out.write(payload)
+        out.write(b"\n")
+    out.flush()
