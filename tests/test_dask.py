@@ -269,6 +269,10 @@ def test_bad_arguments(tmp_path: Path) -> None:
             count_ndjson(str(tmp_path / "a.ndjson"), blocksize=blocksize, scheduler="sync")
     with pytest.raises(ValueError, match="max_invalid"):
         count_ndjson(str(tmp_path / "a.ndjson"), max_invalid=-1, scheduler="sync")
+    with pytest.raises(ValueError, match="threads must be at least 1"):
+        count_ndjson(str(tmp_path / "a.ndjson"), threads=0, scheduler="sync")
+    with pytest.raises(TypeError, match="'str' object cannot be interpreted as an integer"):
+        count_ndjson(str(tmp_path / "a.ndjson"), threads="2", scheduler="sync")  # type: ignore[arg-type]
     found = count_ndjson(tmp_path / "a.ndjson", blocksize="1 KiB", scheduler="sync")
     assert found.counts[Status.READY] == 1 and found.valid == 1
 

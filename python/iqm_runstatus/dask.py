@@ -173,15 +173,18 @@ def count_ndjson(
     The counts equal ``StatusBatch.from_ndjson`` over each whole file, added up. A file that
     cannot be read to its end (a corrupt gzip member, a file gone since it was listed, a
     directory) is listed in ``unreadable`` and left out of every count.
-    Raises ``FileNotFoundError`` when nothing matches or a path names nothing, and
-    ``ValueError`` for a ``blocksize`` that is not a positive size or a negative
-    ``max_invalid``.
+    Raises ``FileNotFoundError`` when nothing matches or a path names nothing, ``ValueError``
+    for a ``blocksize`` that is not a positive size or a negative ``max_invalid``, and what
+    ``StatusBatch.from_ndjson`` raises for ``threads``.
     """
     size = parse_bytes(blocksize) if isinstance(blocksize, str) else blocksize
     if isinstance(size, bool) or not isinstance(size, int) or size <= 0:
         raise ValueError(f"blocksize must be a positive number of bytes, not {blocksize!r}")
     if isinstance(max_invalid, bool) or not isinstance(max_invalid, int) or max_invalid < 0:
         raise ValueError(f"max_invalid must be an int >= 0, not {max_invalid!r}")
+    from . import StatusBatch
+
+    StatusBatch.from_ndjson(b"", threads=threads)  # its errors for `threads`, before any task
     if isinstance(paths_or_glob, (str, os.PathLike)):
         urls = [os.fspath(paths_or_glob)]
     else:
