@@ -270,6 +270,14 @@ def write_ratios(
     path.write_text("\n".join(lines) + "\n", encoding="utf-8")
 
 
+def analytics_rows(data: dict[str, Any]) -> list[str]:
+    """The Arrow and Dask suites' table rows of a pytest-benchmark report."""
+    return analytics_table(
+        (bench["group"], bench.get("extra_info", {}), bench["stats"]["median"])
+        for bench in data.get("benchmarks", [])
+    )
+
+
 def render(data: dict[str, Any], out_dir: Path) -> list[Path]:
     """Writes single.png, batch.png and ratios.md for a pytest-benchmark report into `out_dir`.
 
@@ -285,11 +293,7 @@ def render(data: dict[str, Any], out_dir: Path) -> list[Path]:
     if _batch(results):
         render_batch(results, out_dir / "batch.png", subtitle)
         written.append(out_dir / "batch.png")
-    analytics = analytics_table(
-        (bench["group"], bench.get("extra_info", {}), bench["stats"]["median"])
-        for bench in data.get("benchmarks", [])
-    )
-    write_ratios(results, out_dir / "ratios.md", subtitle, analytics)
+    write_ratios(results, out_dir / "ratios.md", subtitle, analytics_rows(data))
     written.append(out_dir / "ratios.md")
     return written
 

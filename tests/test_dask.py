@@ -34,6 +34,12 @@ from iqm_runstatus.dask import (  # noqa: E402 - after the skips: it needs dask
 
 ROOT = Path(__file__).resolve().parents[1]
 
+# The synchronous-scheduler tests may run while the module's cluster client is still open; they
+# name their scheduler on purpose, so Dask's reminder that a client is active is not news.
+pytestmark = pytest.mark.filterwarnings(
+    "ignore:Running on a single-machine scheduler when a distributed client is active"
+)
+
 
 def expected_counts(paths: list[Path], max_invalid: int = 10**9) -> ArchiveCounts:
     """One process: each file read whole by `StatusBatch.from_ndjson`, the invalid lines found
