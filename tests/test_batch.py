@@ -25,7 +25,7 @@ from iqm_runstatus import PayloadError, RunStatus, Status, StatusBatch, parse_ma
 from iqm_runstatus._workload import generate_payloads
 from support.outcomes import outcome
 from support.profiles import examples
-from support.scripts import run_python
+from support.scripts import call_in_fresh_interpreter, run_python
 
 CODE = {status: code for code, status in enumerate(Status)}
 
@@ -101,9 +101,13 @@ def expected_codes(payloads: Sequence[Any]) -> list[int]:
     return codes
 
 
+def mixed_payloads() -> list[Any]:
+    return generate_payloads(3000, seed=7, invalid_rate=0.15) + ODD_PAYLOADS
+
+
 @pytest.fixture(scope="module")
 def mixed() -> list[Any]:
-    return generate_payloads(3000, seed=7, invalid_rate=0.15) + ODD_PAYLOADS
+    return mixed_payloads()
 
 
 def test_every_entry_equals_from_json(mixed: list[Any]) -> None:
@@ -266,14 +270,20 @@ def test_pickle_round_trip(mixed: list[Any]) -> None:
     assert_matches(pickle.loads(pickle.dumps(batch[5:9])), mixed[5:9])
 
 
-def test_pickle_through_a_process_pool(mixed: list[Any]) -> None:
-    batch = StatusBatch.from_payloads(mixed)
+def pickle_through_a_fork_pool() -> None:
+    """Run by the test below in a fresh interpreter, whose only threads are the pool's."""
+    payloads = mixed_payloads()
+    batch = StatusBatch.from_payloads(payloads)
     context = multiprocessing.get_context("fork")
     with ProcessPoolExecutor(max_workers=1, mp_context=context) as pool:
         counts, errors, back = pool.submit(summarise, batch).result()
     assert counts == batch.counts()
     assert errors == batch.errors
-    assert_matches(back, mixed)
+    assert_matches(back, payloads)
+
+
+def test_pickle_through_a_process_pool() -> None:
+    call_in_fresh_interpreter("test_batch", "pickle_through_a_fork_pool")
 
 
 def test_bad_pickle_state_is_refused() -> None:

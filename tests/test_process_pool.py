@@ -21,7 +21,7 @@ from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch
 from iqm_runstatus._workload import generate_payloads
 from support.json_text import EDGE_DOCUMENTS
 from support.outcomes import describe_exception, describe_model
-from support.scripts import run_python
+from support.scripts import call_in_fresh_interpreter, run_python
 
 PAYLOADS: list[str | bytes] = [
     b'{"status": "ready"}',
@@ -78,8 +78,7 @@ def describe(item: Any) -> Any:
     return ("ok", describe_model(item))
 
 
-@pytest.mark.parametrize("method", START_METHODS)
-def test_parse_in_workers_and_return(method: str) -> None:
+def parse_in_workers_and_return(method: str) -> None:
     chunks = [PAYLOADS[i::4] for i in range(4)]
     context = multiprocessing.get_context(method)
     with ProcessPoolExecutor(max_workers=2, mp_context=context) as pool:
@@ -97,8 +96,14 @@ def test_parse_in_workers_and_return(method: str) -> None:
     assert ok >= len(PAYLOADS) - 4  # the few error documents aside, every payload parsed
 
 
+# The pools start in a fresh interpreter: see call_in_fresh_interpreter for why a fork must not
+# start from pytest's process.
 @pytest.mark.parametrize("method", START_METHODS)
-def test_send_instances_to_workers(method: str) -> None:
+def test_parse_in_workers_and_return(method: str) -> None:
+    call_in_fresh_interpreter("test_process_pool", "parse_in_workers_and_return", method)
+
+
+def send_instances_to_workers(method: str) -> None:
     pairs = [(raw, parsed) for raw in PAYLOADS if isinstance(parsed := local(raw), RunStatus)]
     chunks = [pairs[i::3] for i in range(3)]
     context = multiprocessing.get_context(method)
@@ -106,6 +111,11 @@ def test_send_instances_to_workers(method: str) -> None:
         checks = [c for chunk in pool.map(compare_with_own_parse, chunks) for c in chunk]
     assert len(checks) == len(pairs)
     assert all(checks)
+
+
+@pytest.mark.parametrize("method", START_METHODS)
+def test_send_instances_to_workers(method: str) -> None:
+    call_in_fresh_interpreter("test_process_pool", "send_instances_to_workers", method)
 
 
 @pytest.mark.parametrize("protocol", range(2, pickle.HIGHEST_PROTOCOL + 1))
@@ -147,8 +157,7 @@ def snapshot_in_worker(tracker: JobTracker) -> tuple[dict[Status, int], list[str
     return tracker.counts(), tracker.jobs(Status.FAILED)
 
 
-def test_tracker_state_crosses_a_process_pool() -> None:
-    """A JobTracker pickles into a worker with its whole state."""
+def tracker_state_crosses_a_process_pool() -> None:
     tracker = JobTracker()
     payloads = generate_payloads(500, seed=3)
     tracker.update_many([f"job-{i}" for i in range(500)], payloads)
@@ -156,3 +165,8 @@ def test_tracker_state_crosses_a_process_pool() -> None:
         counts, failed = pool.submit(snapshot_in_worker, tracker).result()
     assert counts == tracker.counts()
     assert failed == tracker.jobs(Status.FAILED)
+
+
+def test_tracker_state_crosses_a_process_pool() -> None:
+    """A JobTracker pickles into a worker of the default pool with its whole state."""
+    call_in_fresh_interpreter("test_process_pool", "tracker_state_crosses_a_process_pool")

@@ -10,7 +10,14 @@ import sys
 from pathlib import Path
 from typing import Any, Callable, Optional
 
-__all__ = ["IMPORT_SUPPORT", "TESTS_DIR", "OnCollect", "run_python", "run_reporting_script"]
+__all__ = [
+    "IMPORT_SUPPORT",
+    "TESTS_DIR",
+    "OnCollect",
+    "call_in_fresh_interpreter",
+    "run_python",
+    "run_reporting_script",
+]
 
 TESTS_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,6 +50,18 @@ def run_python(
     if returncode is not None:
         assert proc.returncode == returncode, _ends(proc)
     return proc
+
+
+def call_in_fresh_interpreter(module: str, function: str, *args: Any, timeout: float = 300) -> None:
+    """Calls ``module.function(*args)`` (a test module's function, its arguments written by
+    ``repr``) in a fresh interpreter, which fails the test if it raises or outlives ``timeout``.
+
+    For tests that fork: ``fork`` copies only the calling thread, and by the time such a test
+    runs, pytest's process may hold the thread pools other modules' libraries started (the
+    Arrow readers', say), whose locks a child could inherit held. A fresh interpreter has only
+    the threads the test starts."""
+    script = f"{IMPORT_SUPPORT}import {module}\n{module}.{function}(*{args!r})\n"
+    run_python("-c", script, cwd=TESTS_DIR, timeout=timeout)
 
 
 def _ends(proc: subprocess.CompletedProcess[Any]) -> str:
