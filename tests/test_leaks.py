@@ -2,7 +2,9 @@
 
 Every public entry point is covered: the single-payload API (``from_json``, ``from_dict`` and
 pydantic's two), and the batch and tracker API (``StatusBatch``'s constructors and accessors,
-pickling, ``parse_many``, ``JobTracker``).
+pickling, ``parse_many``, ``JobTracker``), and the debug allocator's script also exports Arrow
+capsules. The Arrow streams' own leak loop (never read, released early, read) is in
+``test_arrow.py``, since it needs pyarrow.
 
 RSS (``/proc/self/statm``) covers the native core's own allocations, which tracemalloc cannot
 see; tracemalloc covers Python objects precisely. Both are measured after a warm-up, so caches
@@ -609,6 +611,10 @@ DEBUG_SCRIPT = textwrap.dedent(
             except Exception:
                 failed += 1
             back = pickle.loads(pickle.dumps(batch[::-1]))
+            # Arrow capsules dropped unread: their destructors free the arrays built without
+            # the GIL (test_arrow.py reads and releases them through pyarrow in a leak loop).
+            batch.__arrow_c_schema__(), batch.__arrow_c_stream__()
+            batch[1:].to_arrow().__arrow_c_stream__()
             with memoryview(batch.codes) as view:
                 seen.append((len(batch), sum(view), len(batch.errors), len(back.errors),
                              tuple(batch.counts().values()), len(batch.indices("ready")),
@@ -617,6 +623,7 @@ DEBUG_SCRIPT = textwrap.dedent(
         seen.append(len(tracker.update_many(ids, mixed)))
         big_ids = ["job-%d" % (i % 500) for i in range(9000)]
         seen.append(len(tracker.update_many(big_ids, big[:9000], threads=2)))
+        tracker.to_arrow().__arrow_c_stream__()
         for job_id, payload in zip(ids, reversed(mixed)):
             seen.append(tracker.update(job_id, payload) is None)
             seen.append(str(tracker.status(job_id)) + str(tracker.is_terminal(job_id)))
@@ -638,8 +645,9 @@ def run_script(**env: str) -> subprocess.CompletedProcess[str]:
 
 def test_debug_allocator() -> None:
     """Parsing under PYTHONMALLOC=debug (which checks every block's bounds and that memory is
-    only touched with the GIL held), with the single-payload and the batch and tracker API,
-    exits cleanly with the same counts and results as the normal allocator."""
+    only touched with the GIL held), with the single-payload and the batch and tracker API
+    and their Arrow capsules, exits cleanly with the same counts and results as the normal
+    allocator."""
     debug = run_script(PYTHONMALLOC="debug")
     assert debug.stderr == ""
     native, ok, failed, batch_ok, batch_failed, _, _ = debug.stdout.split()
