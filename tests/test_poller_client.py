@@ -54,18 +54,30 @@ def test_from_client_polls_with_the_clients_url_user_agent_and_token(server):
 
 def test_a_token_about_to_expire_is_refreshed_through_the_client(server, tmp_path: Path):
     tokens = tmp_path / "tokens.json"
-    # 61.5 s left: valid now, within the client's 60 s margin after 1.5 s.
-    old, new = jwt(61.5, "old"), jwt(3600, "new")
+    # 62.5 s left (62 to 63 once `exp` is cut to whole seconds): valid for the first polls,
+    # within the client's 60 s margin two to three seconds later.
+    old, new = jwt(62.5, "old"), jwt(3600, "new")
     tokens.write_text(json.dumps({"auth_server_url": "http://auth.invalid", "access_token": old}))
     client = IQMClient(server.url, tokens_file=str(tokens))
     tokens.write_text(json.dumps({"auth_server_url": "http://auth.invalid", "access_token": new}))
     server.set(JOB, "pending execution")
+
+    def seen_headers() -> list[str]:
+        return [request.headers["Authorization"] for request in server.seen(JOB)]
+
     with StatusPoller.from_client(client, **FAST) as poller:
         poller.add(JOB)
-        time.sleep(2.5)
+        # The waiting thread asks the client once the token is within the margin. The job
+        # stays pending until the server has seen the new token: a job that ended first
+        # would leave the old token as the last one sent, however the refresh went.
+        deadline = time.monotonic() + 10
+        while f"Bearer {new}" not in seen_headers():
+            assert time.monotonic() < deadline, "the token was never refreshed"
+            with pytest.raises(TimeoutError):
+                poller.wait(timeout=0.2)
         server.set(JOB, "ready")
         assert poller.wait(timeout=10)[JOB].status is Status.READY
-    seen = [request.headers["Authorization"] for request in server.seen(JOB)]
+    seen = seen_headers()
     assert seen[0] == f"Bearer {old}"
     assert seen[-1] == f"Bearer {new}"
     assert seen == sorted(seen, key=lambda header: header != f"Bearer {old}")
