@@ -167,8 +167,8 @@ def poller_threads() -> int:
         try:
             with open(f"/proc/self/task/{task}/comm") as comm:
                 count += comm.read().strip() == "iqm-poller"
-        except FileNotFoundError:
-            pass
+        except (FileNotFoundError, ProcessLookupError):
+            pass  # the thread ended after the listing: at open, or at read
     return count
 
 
