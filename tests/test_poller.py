@@ -544,9 +544,16 @@ def test_iteration_in_one_thread_close_from_another(server):
     poller = StatusPoller(server.url, **FAST)
     poller.add("job")
     result: list[list[Transition]] = []
-    thread = threading.Thread(target=lambda: result.extend(poller))
+
+    def iterate() -> None:
+        for batch in poller:
+            result.append(batch)
+
+    thread = threading.Thread(target=iterate)
     thread.start()
-    time.sleep(0.2)
+    # Closed while the thread waits for a change that never comes.
+    wait_until(lambda: result != [])
+    time.sleep(0.1)
     poller.close()
     thread.join(timeout=2)
     assert not thread.is_alive()
