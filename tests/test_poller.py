@@ -203,7 +203,8 @@ def test_add_while_iterating_and_remove(server):
 
 def test_interval_grows_while_unchanged_and_resets_on_a_transition(server):
     server.set("job", "pending compilation")
-    # Load on the machine only ever delays a poll: the checks allow for late ones.
+    # Each poll is scheduled from the answer before it, so load on the machine only ever
+    # lengthens a gap: the growth is checked by lower bounds, which a late poll cannot break.
     with StatusPoller(server.url, interval=0.1, max_interval=0.4, timeout=5) as poller:
         poller.add("job")
         time.sleep(2.6)
@@ -211,8 +212,8 @@ def test_interval_grows_while_unchanged_and_resets_on_a_transition(server):
         assert len(steps) >= 6
         # x1.5 each time, +-10% jitter: 0.1, 0.15, 0.225, 0.34, then capped at 0.4.
         assert 0.09 <= steps[0] < 0.2
-        assert steps[2] > steps[0] * 1.6
-        assert steps[3] > steps[0] * 2.5
+        assert steps[2] >= 0.225 * 0.9
+        assert steps[3] >= 0.3375 * 0.9
         assert all(step < 0.4 * 1.1 + 0.1 for step in steps)
         assert all(step >= 0.4 * 0.9 for step in steps[4:])
         server.set("job", "pending execution")
@@ -222,7 +223,7 @@ def test_interval_grows_while_unchanged_and_resets_on_a_transition(server):
         time.sleep(0.7)
         steps = gaps([t for t in server.times("job") if t > changed_at])
         assert 0.09 <= steps[0] < 0.2, "a transition resets the interval"
-        assert steps[1] > steps[0] * 1.2
+        assert steps[1] >= 0.15 * 0.9
 
 
 def test_terminal_job_is_never_polled_again(server):
@@ -267,10 +268,10 @@ def test_gateway_errors_are_retried_with_backoff(server):
         poller.add("job")
         assert collect(poller) == [Transition("job", None, READY)]
         steps = gaps(server.times("job"))
-        # 0.1, 0.2, 0.4 with jitter: doubling.
+        # 0.1, 0.2, 0.4 with +-10% jitter: doubling (growth by 1.5 would stay under 0.25).
         assert 0.09 <= steps[0] < 0.2
-        assert steps[1] > steps[0] * 1.3
-        assert steps[2] > steps[0] * 2.5
+        assert steps[1] >= 0.2 * 0.9
+        assert steps[2] >= 0.4 * 0.9
         stats = poller.stats()
         assert stats["responses"] == {502: 2, 504: 1, 200: 1}
         assert stats["retries"] == 3
