@@ -308,6 +308,26 @@ def test_a_file_gone_before_its_task_runs_is_unreadable(tmp_path: Path) -> None:
     assert found.files == 1 and found.counts[Status.READY] == 1
 
 
+def test_dangling_and_looping_symbolic_links_are_unreadable(tmp_path: Path) -> None:
+    """A glob that matches a link to nothing and a loop of links reports them as unreadable
+    files, as it does a directory, and counts the rest; it used to abort the whole count."""
+    (tmp_path / "kept.ndjson").write_bytes(b'{"status": "ready"}\n')
+    (tmp_path / "dangling.ndjson").symlink_to(tmp_path / "missing.ndjson")
+    (tmp_path / "loop1.ndjson").symlink_to(tmp_path / "loop2.ndjson")
+    (tmp_path / "loop2.ndjson").symlink_to(tmp_path / "loop1.ndjson")
+    found = count_ndjson(str(tmp_path / "*.ndjson"), scheduler="sync")
+    assert [(Path(x.path).name, x.reason.split(":")[0]) for x in found.unreadable] == [
+        ("dangling.ndjson", "FileNotFoundError"),
+        ("loop1.ndjson", "OSError"),
+        ("loop2.ndjson", "OSError"),
+    ]
+    assert "symbolic link to nothing" in found.unreadable[0].reason
+    assert found.files == 1 and found.counts[Status.READY] == 1
+    # Named directly rather than matched, a link to nothing is reported the same way.
+    found = count_ndjson([tmp_path / "kept.ndjson", tmp_path / "dangling.ndjson"], scheduler="sync")
+    assert [Path(x.path).name for x in found.unreadable] == ["dangling.ndjson"]
+
+
 def test_a_path_that_names_nothing_raises(tmp_path: Path) -> None:
     kept = tmp_path / "kept.ndjson"
     kept.write_bytes(b'{"status": "ready"}\n')

@@ -172,7 +172,8 @@ def count_ndjson(
 
     The counts equal ``StatusBatch.from_ndjson`` over each whole file, added up. A file that
     cannot be read to its end (a corrupt gzip member, a file gone since it was listed, a
-    directory) is listed in ``unreadable`` and left out of every count.
+    directory, a dangling symbolic link or a loop of them) is listed in ``unreadable`` and left
+    out of every count.
     Raises ``FileNotFoundError`` when nothing matches or a path names nothing, ``ValueError``
     for a ``blocksize`` that is not a positive size or a negative ``max_invalid``, and what
     ``StatusBatch.from_ndjson`` raises for ``threads``.
@@ -198,7 +199,16 @@ def count_ndjson(
     failures: dict[int, str] = {}
     count_part = delayed(_count_part)
     for index, path in enumerate(paths):
-        info = fs.info(path)  # raises FileNotFoundError for a path that names nothing
+        try:
+            info = fs.info(path)
+        except FileNotFoundError:
+            if not fs.lexists(path):
+                raise  # a path that names nothing
+            failures[index] = f"FileNotFoundError: {path} is a symbolic link to nothing"
+            continue
+        except OSError as exc:  # a symbolic link loop (ELOOP), a directory we may not enter
+            failures[index] = f"{type(exc).__name__}: {exc}"
+            continue
         if info["type"] != "file":
             failures[index] = f"IsADirectoryError: {path} is a {info['type']}, not a file"
             continue
