@@ -651,7 +651,11 @@ impl StatusBatchIter {
             slf.next += 1;
             slf.next - 1
         };
+        let batch = slf.batch.clone_ref(py);
+        // Built once the iterator is no longer borrowed: an error entry runs the pure path,
+        // Python code during which another thread may call next() on the same iterator.
+        drop(slf);
         let model = Model::get(py)?;
-        slf.batch.get().build(py, model, index).map(Some)
+        batch.get().build(py, model, index).map(Some)
     }
 }

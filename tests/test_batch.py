@@ -12,6 +12,7 @@ import sys
 import threading
 import time
 import weakref
+from collections import Counter
 from collections.abc import Iterator, Sequence
 from concurrent.futures import ProcessPoolExecutor
 from pathlib import Path
@@ -745,3 +746,36 @@ def test_memory_per_entry_beyond_the_distinct_strings_is_at_most_32_bytes() -> N
     assert 0 < per_entry <= 32
     # And the whole batch stays far below one RunStatus object per entry (hundreds of bytes).
     assert sys.getsizeof(large) / len(large) <= 64
+
+
+def test_an_iterator_shared_by_threads_is_not_found_borrowed() -> None:
+    """An error entry's exception comes from the pure path, Python code during which another
+    thread may take the GIL and call next() on the same iterator: it gets the next entry, not
+    "Already borrowed" (the iterator was held while the entry was built)."""
+    lines = [b"{not json %d" % i for i in range(3000)]
+    batch = StatusBatch.from_ndjson(b"\n".join(lines))
+    iterator = iter(batch)
+    seen: list[str] = []
+    lock = threading.Lock()
+
+    def drain() -> None:
+        while True:
+            try:
+                next(iterator)
+            except StopIteration:
+                return
+            except Exception as exc:  # noqa: BLE001 - each entry's outcome is the point
+                with lock:
+                    seen.append(type(exc).__name__)
+
+    interval = sys.getswitchinterval()
+    sys.setswitchinterval(1e-6)
+    try:
+        threads = [threading.Thread(target=drain) for _ in range(4)]
+        for thread in threads:
+            thread.start()
+        for thread in threads:
+            thread.join(timeout=60)
+    finally:
+        sys.setswitchinterval(interval)
+    assert Counter(seen) == {"JSONDecodeError": len(lines)}
