@@ -179,7 +179,7 @@ impl StatusBatch {
 
     /// The columns of `entries`, for pickling a tracker.
     pub fn from_entries(entries: &[&OwnedEntry]) -> PyResult<StatusBatch> {
-        let mut builder = Builder::with_capacity(entries.len());
+        let mut builder = Builder::try_with_capacity(entries.len()).map_err(core_to_py)?;
         for entry in entries {
             builder.push_entry(&entry.borrow()).map_err(core_to_py)?;
         }

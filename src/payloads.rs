@@ -31,7 +31,10 @@ fn resolve_failures<'py>(
 ) -> PyResult<Vec<ErrorEntry>> {
     let pure = model.pure_from_json.bind(py);
     // Sized for the worst case up front: a log of bad lines would otherwise peak at twice it.
-    let mut errors = Vec::with_capacity(failures.len());
+    let mut errors = Vec::new();
+    errors
+        .try_reserve_exact(failures.len())
+        .map_err(|err| core_to_py(err.into()))?;
     let mut kinds = ErrorKinds::default();
     let mut replayable = None;
     for &at in failures {
@@ -96,9 +99,14 @@ pub fn parse_payloads<'py>(
             .map_err(core_to_py)?
     } else {
         // A changed model validates its own way: every payload goes to the pure path.
-        let mut builder = Builder::with_capacity(payloads.len());
+        let mut builder = Builder::try_with_capacity(payloads.len()).map_err(core_to_py)?;
         payloads.iter().for_each(|_| builder.push_invalid());
-        (builder, (0..payloads.len()).collect())
+        let mut failures = Vec::new();
+        failures
+            .try_reserve_exact(payloads.len())
+            .map_err(|err| core_to_py(err.into()))?;
+        failures.extend(0..payloads.len());
+        (builder, failures)
     };
     let errors = resolve_failures(
         py,
@@ -150,19 +158,28 @@ impl<'py> Payloads<'py> {
             if !is_payload(&object) {
                 return Err(not_a_payload(&object, Some(at)));
             }
+            objects
+                .try_reserve(1)
+                .map_err(|err| core_to_py(err.into()))?;
             objects.push(object);
         }
-        Ok(Self::from_objects(objects))
+        Self::from_objects(objects)
     }
 
-    pub fn from_objects(objects: Vec<Bound<'py, PyAny>>) -> Payloads<'py> {
+    pub fn from_objects(objects: Vec<Bound<'py, PyAny>>) -> PyResult<Payloads<'py>> {
         // bytearray and memoryview can change once the GIL is released: copied now.
-        let copies = objects
-            .iter()
-            .filter(|object| !read_in_place(object))
-            .map(|object| with_json_bytes(object, Accept::AnyBuffer, <[u8]>::to_vec).ok())
-            .collect();
-        Payloads { objects, copies }
+        let mut copies = Vec::new();
+        for object in objects.iter().filter(|object| !read_in_place(object)) {
+            let copy = match with_json_bytes(object, Accept::AnyBuffer, try_copy) {
+                Ok(copy) => Some(copy.map_err(core_to_py)?),
+                Err(_) => None,
+            };
+            copies
+                .try_reserve(1)
+                .map_err(|err| core_to_py(err.into()))?;
+            copies.push(copy);
+        }
+        Ok(Payloads { objects, copies })
     }
 
     pub fn len(&self) -> usize {
@@ -174,21 +191,23 @@ impl<'py> Payloads<'py> {
     }
 
     /// The bytes of each payload; `None` for one only the pure path can read.
-    pub fn slices(&self) -> Vec<Option<&[u8]>> {
+    pub fn slices(&self) -> PyResult<Vec<Option<&[u8]>>> {
         let mut copies = self.copies.iter();
-        self.objects
-            .iter()
-            .map(|object| {
-                if let Ok(bytes) = object.cast_exact::<PyBytes>() {
-                    Some(bytes.as_bytes())
-                } else if let Ok(text) = object.cast_exact::<PyString>() {
-                    // A str with lone surrogates has no UTF-8 form: the pure path reads it.
-                    text.to_str().ok().map(str::as_bytes)
-                } else {
-                    copies.next().and_then(Option::as_deref)
-                }
-            })
-            .collect()
+        let mut slices = Vec::new();
+        slices
+            .try_reserve_exact(self.objects.len())
+            .map_err(|err| core_to_py(err.into()))?;
+        slices.extend(self.objects.iter().map(|object| {
+            if let Ok(bytes) = object.cast_exact::<PyBytes>() {
+                Some(bytes.as_bytes())
+            } else if let Ok(text) = object.cast_exact::<PyString>() {
+                // A str with lone surrogates has no UTF-8 form: the pure path reads it.
+                text.to_str().ok().map(str::as_bytes)
+            } else {
+                copies.next().and_then(Option::as_deref)
+            }
+        }));
+        Ok(slices)
     }
 
     /// Parses every payload: the columns, and the error entries.
@@ -197,13 +216,22 @@ impl<'py> Payloads<'py> {
             return Ok((Builder::default(), Vec::new()));
         };
         let py = first.py();
-        parse_payloads(py, &self.slices(), threads, 0, |at| {
+        parse_payloads(py, &self.slices()?, threads, 0, |at| {
             self.objects
                 .get(at)
                 .cloned()
                 .ok_or_else(|| core_to_py(CoreError::BadState("payload index")))
         })
     }
+}
+
+/// A copy of `bytes`, or [`CoreError::OutOfMemory`]: a copy sized from the input must not
+/// abort the process when it does not fit.
+pub fn try_copy(bytes: &[u8]) -> Result<Vec<u8>, CoreError> {
+    let mut copy = Vec::new();
+    copy.try_reserve_exact(bytes.len())?;
+    copy.extend_from_slice(bytes);
+    Ok(copy)
 }
 
 /// The `threads` keyword: `None` for every core, else an int of at least one (a count past

@@ -777,9 +777,13 @@ impl StatusPoller {
         if thread.is_some() {
             return Ok(());
         }
+        // The network thread runs the async runtime and the HTTP stack: a stack the size of
+        // a runtime worker's, set here rather than inherited from `RUST_MIN_STACK`.
+        const NETWORK_STACK: usize = 2 << 20;
         let shared = Arc::clone(&self.shared);
         let handle = std::thread::Builder::new()
             .name("iqm-poller".into())
+            .stack_size(NETWORK_STACK)
             .spawn(move || {
                 // A panic in a dependency must not leave the Python side waiting for ever.
                 let outcome = std::panic::catch_unwind(std::panic::AssertUnwindSafe(|| {

@@ -3,17 +3,18 @@
 
 use std::borrow::Cow;
 
-use pyo3::exceptions::{PyRuntimeError, PyTypeError};
+use pyo3::exceptions::{PyOSError, PyRuntimeError, PyTypeError};
 use pyo3::prelude::*;
 use pyo3::types::{PyByteArray, PyBytes, PyMemoryView, PyString};
 
 use crate::errors::{core_to_py, ErrorEntry};
 use crate::input::{with_json_bytes, Accept};
-use crate::payloads::{element_object, parse_payloads, str_bytes};
+use crate::payloads::{element_object, parse_payloads, str_bytes, try_copy};
 use iqm_runstatus_core::columns::Builder;
 use iqm_runstatus_core::split::{
-    foreign_encoding, ndjson_lines, split_array, whole_lines_len, SplitError, BOM,
+    foreign_encoding, ndjson_lines, split_array, LineStream, SplitError, BOM,
 };
+use iqm_runstatus_core::Error as CoreError;
 
 /// How much of an NDJSON file is read at a time.
 const NDJSON_CHUNK: usize = 1 << 20;
@@ -27,7 +28,9 @@ fn add_lines(
     text: bool,
     threads: usize,
 ) -> PyResult<()> {
-    let lines: Vec<Option<&[u8]>> = ndjson_lines(region).into_iter().map(Some).collect();
+    let lines = ndjson_lines(region).map_err(|err| core_to_py(err.into()))?;
+    // Same layout: collected in place, no second list.
+    let lines: Vec<Option<&[u8]>> = lines.into_iter().map(Some).collect();
     let (part, part_errors) = parse_payloads(py, &lines, threads, builder.len(), |at| {
         let line = lines.get(at).copied().flatten().unwrap_or_default();
         element_object(py, line, text)
@@ -63,16 +66,14 @@ fn source_bytes<'a>(source: &'a Bound<'_, PyAny>) -> PyResult<Option<(Cow<'a, [u
         let text = text.cast_into::<PyString>()?;
         return Ok(Some((Cow::Owned(str_bytes(&text)?.into_owned()), true)));
     }
-    if let Ok(bytes) = with_json_bytes(source, Accept::AnyBuffer, <[u8]>::to_vec) {
-        return Ok(Some((Cow::Owned(bytes), false)));
+    if let Ok(bytes) = with_json_bytes(source, Accept::AnyBuffer, try_copy) {
+        return Ok(Some((Cow::Owned(bytes.map_err(core_to_py)?), false)));
     }
     // A non-contiguous view: read as `from_json` reads one, through `tobytes()`.
     if let Ok(view) = source.cast::<PyMemoryView>() {
         let bytes = view.call_method0("tobytes")?;
-        return Ok(Some((
-            Cow::Owned(bytes.cast_into::<PyBytes>()?.as_bytes().to_vec()),
-            false,
-        )));
+        let bytes = try_copy(bytes.cast_into::<PyBytes>()?.as_bytes()).map_err(core_to_py)?;
+        return Ok(Some((Cow::Owned(bytes), false)));
     }
     Ok(None)
 }
@@ -179,7 +180,7 @@ fn read_ndjson_file(
     let read = file.getattr("read")?;
     let mut builder = Builder::default();
     let mut errors = Vec::new();
-    let mut pending: Vec<u8> = Vec::new();
+    let mut stream = LineStream::default();
     loop {
         let chunk = read.call1((NDJSON_CHUNK,))?;
         let chunk = chunk.cast::<PyBytes>().map_err(|_| {
@@ -189,15 +190,17 @@ fn read_ndjson_file(
         if chunk.is_empty() {
             break;
         }
-        pending.extend_from_slice(chunk);
         // Only whole lines are parsed; the tail waits for the next chunk.
-        if let Some(len) = whole_lines_len(&pending) {
-            let whole = pending.get(..len).unwrap_or_default();
-            add_lines(py, &mut builder, &mut errors, whole, false, threads)?;
-            pending.drain(..len);
+        let whole = stream
+            .push(chunk)
+            .map_err(|err| core_to_py(CoreError::from(err)))?;
+        if let Some(len) = whole {
+            let lines = stream.whole_lines(len);
+            add_lines(py, &mut builder, &mut errors, lines, false, threads)?;
+            stream.consume(len);
         }
     }
-    add_lines(py, &mut builder, &mut errors, &pending, false, threads)?;
+    add_lines(py, &mut builder, &mut errors, stream.rest(), false, threads)?;
     Ok((builder, errors))
 }
 
@@ -219,6 +222,7 @@ pub fn read_json_array(
             )))
         }
         Err(SplitError::Invalid) => return Err(json_loads_error(py, raw)),
+        Err(SplitError::OutOfMemory) => return Err(core_to_py(CoreError::OutOfMemory)),
     };
     let slices: Vec<Option<&[u8]>> = elements.into_iter().map(Some).collect();
     let (builder, errors) = parse_payloads(py, &slices, threads, 0, |at| {

@@ -9,7 +9,7 @@ pub use entry::{ErrorEntry, ErrorKind, ErrorKinds, Raise, Replayable};
 use std::fmt;
 
 use iqm_runstatus_core::Error as CoreError;
-use pyo3::exceptions::{PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
+use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
 use pyo3::{ffi, PyErr, PyResult};
 
 /// Why the bindings did not produce a `RunStatus` or a result object.
@@ -59,6 +59,7 @@ impl From<Error> for PyErr {
                 PyRuntimeError::new_err(message)
             }
             Error::Core(CoreError::TooLarge) => PyOverflowError::new_err(message),
+            Error::Core(CoreError::OutOfMemory) => PyMemoryError::new_err(message),
             Error::BadModel(_) | Error::UsePurePath | Error::Core(CoreError::NotAnObject) => {
                 PyTypeError::new_err(message)
             }

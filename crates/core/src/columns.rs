@@ -80,9 +80,13 @@ impl Table {
         &self.ends
     }
 
-    fn push(&mut self, item: &[u8]) {
+    /// Appends `item`; the room for it is reserved fallibly (amortized, as a push grows).
+    fn push(&mut self, item: &[u8]) -> Result<(), Error> {
+        self.data.try_reserve(item.len())?;
+        self.ends.try_reserve(1)?;
         self.data.extend_from_slice(item);
         self.ends.push(self.data.len());
+        Ok(())
     }
 
     /// The table as two byte strings: the items back to back, and their ends as `u64` LE.
@@ -163,6 +167,10 @@ struct Interner {
 impl Interner {
     fn intern(&mut self, item: &[u8]) -> Result<u32, Error> {
         let Interner { table, index, hash } = self;
+        let rehash = |&id: &u32| hash.of(table.get(id).unwrap_or_default());
+        index
+            .try_reserve(1, rehash)
+            .map_err(|_| Error::OutOfMemory)?;
         let found = index.entry(
             hash.of(item),
             |&id| table.get(id) == Some(item),
@@ -172,7 +180,7 @@ impl Interner {
             hash_table::Entry::Occupied(entry) => Ok(*entry.get()),
             hash_table::Entry::Vacant(entry) => {
                 let id = to_id(table.len())?;
-                table.push(item);
+                table.push(item)?;
                 entry.insert(id);
                 Ok(id)
             }
@@ -473,6 +481,23 @@ impl Builder {
         }
     }
 
+    /// A builder with room for `entries`, or [`Error::OutOfMemory`]: for counts taken from
+    /// the input, which may not fit.
+    pub fn try_with_capacity(entries: usize) -> Result<Builder, Error> {
+        let mut builder = Builder::default();
+        builder.reserve(entries)?;
+        Ok(builder)
+    }
+
+    /// Room for `entries` more entries, reserved fallibly.
+    fn reserve(&mut self, entries: usize) -> Result<(), Error> {
+        self.codes.try_reserve(entries)?;
+        self.presence.try_reserve(entries)?;
+        self.message.try_reserve(entries)?;
+        self.warnings.try_reserve(entries)?;
+        Ok(())
+    }
+
     pub fn len(&self) -> usize {
         self.codes.len()
     }
@@ -566,12 +591,14 @@ impl Builder {
 
     /// Moves the entries of `other` to the end of this builder, re-numbering its strings.
     pub fn append(&mut self, other: Builder) -> Result<(), Error> {
-        let mut string_ids = Vec::with_capacity(other.strings.table.len());
+        let mut string_ids = Vec::new();
+        string_ids.try_reserve_exact(other.strings.table.len())?;
         for id in 0..other.strings.table.len() {
             let item = other.strings.table.get(to_id(id)?).unwrap_or_default();
             string_ids.push(self.strings.intern(item)?);
         }
-        let mut list_ids = Vec::with_capacity(other.lists.table.len());
+        let mut list_ids = Vec::new();
+        list_ids.try_reserve_exact(other.lists.table.len())?;
         for id in 0..other.lists.table.len() {
             let list = other.lists.table.get(to_id(id)?).unwrap_or_default();
             let mut scratch = std::mem::take(&mut self.scratch);
@@ -587,6 +614,7 @@ impl Builder {
             self.scratch = scratch;
             list_ids.push(id?);
         }
+        self.reserve(other.len())?;
         // Codes and presence carry over as they are; only the ids are renumbered.
         self.codes.extend_from_slice(&other.codes);
         self.presence.extend_from_slice(&other.presence);
@@ -605,8 +633,6 @@ impl Builder {
             .iter()
             .zip(&other.message)
             .zip(&other.warnings);
-        self.message.reserve(other.message.len());
-        self.warnings.reserve(other.warnings.len());
         for ((&presence, &message), &warnings) in fields {
             self.message
                 .push(renumbered(presence, message, &string_ids));

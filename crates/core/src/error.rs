@@ -49,6 +49,8 @@ pub enum Error {
     BadState(&'static str),
     /// A worker thread of a parallel parse stopped without a result.
     WorkerFailed,
+    /// Room for a column or a list sized from the input could not be reserved.
+    OutOfMemory,
 }
 
 impl fmt::Display for Error {
@@ -64,11 +66,18 @@ impl fmt::Display for Error {
             Error::TooLarge => f.write_str("too many distinct strings for one batch"),
             Error::BadState(why) => write!(f, "not a valid batch state: {why}"),
             Error::WorkerFailed => f.write_str("a parse worker thread failed"),
+            Error::OutOfMemory => f.write_str("out of memory while parsing the batch"),
         }
     }
 }
 
 impl std::error::Error for Error {}
+
+impl From<std::collections::TryReserveError> for Error {
+    fn from(_: std::collections::TryReserveError) -> Self {
+        Error::OutOfMemory
+    }
+}
 
 impl From<serde_json::Error> for Error {
     fn from(err: serde_json::Error) -> Self {

@@ -14,6 +14,11 @@ use crate::parse::parse_status;
 /// merging its chunk's strings cost more than parsing a few thousand payloads.
 pub const MIN_PER_THREAD: usize = 4096;
 
+/// The stack of a parse thread: the parsers recurse at most to serde_json's depth limit, far
+/// within it. Set here rather than inherited from `RUST_MIN_STACK`, so that the address space a
+/// parse takes does not depend on the environment.
+const PARSE_STACK: usize = 2 << 20;
+
 /// The number of threads to use when the caller does not say.
 pub fn default_threads() -> usize {
     std::thread::available_parallelism().map_or(1, NonZeroUsize::get)
@@ -28,30 +33,34 @@ pub fn parse_all(
 ) -> Result<(Builder, Vec<usize>), Error> {
     let threads = threads.clamp(1, (payloads.len() / MIN_PER_THREAD).max(1));
     if threads == 1 {
-        return parse_chunk(payloads, 0, payloads.len());
+        return parse_chunk(payloads, 0);
     }
     let chunk_len = payloads.len().div_ceil(threads);
     let mut chunks = payloads.chunks(chunk_len.max(1)).enumerate();
     let first = chunks.next();
     let results = std::thread::scope(|scope| {
-        // A chunk whose thread cannot be started is parsed here, after the first one.
+        // A chunk whose thread cannot be started (no memory for its stack, say) is parsed
+        // here, after the first one: the result is the same.
         let workers: Vec<_> = chunks
             .map(|(i, chunk)| {
                 let offset = i * chunk_len;
                 let started = std::thread::Builder::new()
-                    .spawn_scoped(scope, move || parse_chunk(chunk, offset, chunk.len()));
+                    .name("iqm-parse".into())
+                    .stack_size(PARSE_STACK)
+                    .spawn_scoped(scope, move || parse_chunk(chunk, offset));
                 (started.ok(), chunk, offset)
             })
             .collect();
+        // Each builder has room for its own chunk only; appending the others to the first
+        // grows it (fallibly), so no single reservation is sized for the whole input.
         let mut results = vec![match first {
-            // The first builder receives the others: room for all of them from the start.
-            Some((_, chunk)) => parse_chunk(chunk, 0, payloads.len()),
+            Some((_, chunk)) => parse_chunk(chunk, 0),
             None => Ok((Builder::default(), Vec::new())),
         }];
         for (worker, chunk, offset) in workers {
             results.push(match worker {
                 Some(handle) => handle.join().unwrap_or(Err(Error::WorkerFailed)),
-                None => parse_chunk(chunk, offset, chunk.len()),
+                None => parse_chunk(chunk, offset),
             });
         }
         results
@@ -68,19 +77,16 @@ pub fn parse_all(
     Ok((builder, failures))
 }
 
-/// Parses `payloads` (at `offset` in the whole) into a builder with room for `capacity` entries.
-fn parse_chunk(
-    payloads: &[Option<&[u8]>],
-    offset: usize,
-    capacity: usize,
-) -> Result<(Builder, Vec<usize>), Error> {
-    let mut builder = Builder::with_capacity(capacity);
+/// Parses `payloads` (at `offset` in the whole) into a builder with room for all of them.
+fn parse_chunk(payloads: &[Option<&[u8]>], offset: usize) -> Result<(Builder, Vec<usize>), Error> {
+    let mut builder = Builder::try_with_capacity(payloads.len())?;
     let mut failures = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
         match payload.map(parse_status) {
             Some(Ok(parsed)) => builder.push_parsed(&parsed)?,
             _ => {
                 builder.push_invalid();
+                failures.try_reserve(1)?;
                 failures.push(offset + i);
             }
         }

@@ -7,6 +7,8 @@
 //! byte of stack a level. Only the grammar is checked here: what an element means (a long
 //! integer, nesting past a parser's limit, a duplicate key) is for the parse of that element.
 
+use std::collections::TryReserveError;
+
 /// The UTF-8 byte order mark, which `json.loads` skips at the start of `bytes` (not of `str`).
 pub const BOM: &[u8] = b"\xef\xbb\xbf";
 
@@ -18,6 +20,14 @@ pub enum SplitError {
     /// A valid document whose top-level value is not an array: the name of the Python type
     /// `json.loads` gives it.
     NotAnArray(&'static str),
+    /// Room for the elements, or for the stack of open containers, could not be reserved.
+    OutOfMemory,
+}
+
+impl From<TryReserveError> for SplitError {
+    fn from(_: TryReserveError) -> Self {
+        SplitError::OutOfMemory
+    }
 }
 
 /// Whether a byte is JSON whitespace (the only whitespace `json.loads` skips).
@@ -96,10 +106,14 @@ pub fn split_array(doc: &[u8], skip_bom: bool) -> Result<Vec<&[u8]>, SplitError>
 }
 
 /// The non-blank lines of NDJSON text: split at `\n`, lines of only JSON whitespace skipped.
-pub fn ndjson_lines(text: &[u8]) -> Vec<&[u8]> {
-    text.split(|&b| b == b'\n')
-        .filter(|line| !is_blank(line))
-        .collect()
+pub fn ndjson_lines(text: &[u8]) -> Result<Vec<&[u8]>, TryReserveError> {
+    let mut lines = Vec::new();
+    for line in text.split(|&b| b == b'\n').filter(|line| !is_blank(line)) {
+        // As a push grows the list, but an allocation that fails is an error, not an abort.
+        lines.try_reserve(1)?;
+        lines.push(line);
+    }
+    Ok(lines)
 }
 
 /// Whether an NDJSON line (which holds no `\n`) has only JSON whitespace.
@@ -107,10 +121,52 @@ pub fn is_blank(line: &[u8]) -> bool {
     line.iter().all(|&b| is_json_space(b))
 }
 
-/// The length of the whole lines at the start of `pending` (up to and including its last
-/// `\n`), or `None` if it holds no line end yet: only whole lines are parsed while streaming.
-pub fn whole_lines_len(pending: &[u8]) -> Option<usize> {
-    pending.iter().rposition(|&b| b == b'\n').map(|at| at + 1)
+/// NDJSON read a chunk at a time: the whole lines are handed on as soon as they are complete,
+/// and the rest waits for the next chunk. The search for a line end covers only the bytes a
+/// chunk added (what came before holds none), so each byte is searched once however long a
+/// line grows over many chunks.
+#[derive(Debug, Default)]
+pub struct LineStream {
+    pending: Vec<u8>,
+    /// Bytes searched for a line end so far, over the stream's life.
+    searched: usize,
+}
+
+impl LineStream {
+    /// Appends `chunk` (the room for it reserved fallibly) and returns the length of the whole
+    /// lines now at the start (up to and including the last `\n`), if any: take them with
+    /// [`LineStream::whole_lines`], then [`LineStream::consume`] them.
+    pub fn push(&mut self, chunk: &[u8]) -> Result<Option<usize>, TryReserveError> {
+        self.pending.try_reserve(chunk.len())?;
+        let start = self.pending.len();
+        self.pending.extend_from_slice(chunk);
+        let unsearched = self.pending.get(start..).unwrap_or_default();
+        self.searched = self.searched.saturating_add(unsearched.len());
+        Ok(unsearched
+            .iter()
+            .rposition(|&b| b == b'\n')
+            .map(|at| start + at + 1))
+    }
+
+    /// The first `len` bytes waiting.
+    pub fn whole_lines(&self, len: usize) -> &[u8] {
+        self.pending.get(..len).unwrap_or_default()
+    }
+
+    /// Drops the first `len` bytes (whole lines, once parsed); the rest holds no line end.
+    pub fn consume(&mut self, len: usize) {
+        self.pending.drain(..len.min(self.pending.len()));
+    }
+
+    /// The bytes waiting: at the end of the stream, its last line, which has no `\n`.
+    pub fn rest(&self) -> &[u8] {
+        &self.pending
+    }
+
+    /// Bytes searched for a line end so far: the bytes pushed, once each.
+    pub fn searched(&self) -> usize {
+        self.searched
+    }
 }
 
 /// The kind of the last scalar read, for the Python type of a scalar document.
@@ -204,6 +260,7 @@ impl<'a> Scanner<'a> {
                                 self.pos += 1;
                                 next = Next::AfterValue;
                             } else {
+                                self.stack.try_reserve(1)?;
                                 self.stack.push(open);
                                 if open == b'{' {
                                     self.key()?;
@@ -249,6 +306,7 @@ impl<'a> Scanner<'a> {
                             .doc
                             .get(element_start..self.pos)
                             .ok_or(SplitError::Invalid)?;
+                        elements.try_reserve(1)?;
                         elements.push(element);
                     }
                     self.skip_space();
@@ -557,19 +615,37 @@ mod tests {
     fn ndjson_lines_skip_blank_lines() {
         let text = b"\n{\"a\":1}\r\n  \n\t\r\n{\"b\":2}\n x \n\n";
         assert_eq!(
-            ndjson_lines(text),
+            ndjson_lines(text).unwrap(),
             vec![&b"{\"a\":1}\r"[..], &b"{\"b\":2}"[..], &b" x "[..]]
         );
-        assert!(ndjson_lines(b"").is_empty());
-        assert!(ndjson_lines(b" \n\t\n\r").is_empty());
-        assert_eq!(ndjson_lines(b"a\nb"), vec![&b"a"[..], &b"b"[..]]);
+        assert!(ndjson_lines(b"").unwrap().is_empty());
+        assert!(ndjson_lines(b" \n\t\n\r").unwrap().is_empty());
+        assert_eq!(ndjson_lines(b"a\nb").unwrap(), vec![&b"a"[..], &b"b"[..]]);
         // Not JSON whitespace: a form feed or NUL makes a line a payload (an invalid one).
         assert_eq!(
-            ndjson_lines(b"\x0c\n\x00"),
+            ndjson_lines(b"\x0c\n\x00").unwrap(),
             vec![&b"\x0c"[..], &b"\x00"[..]]
         );
-        assert_eq!(whole_lines_len(b"ab\ncd"), Some(3));
-        assert_eq!(whole_lines_len(b"abcd"), None);
-        assert_eq!(whole_lines_len(b"\n"), Some(1));
+    }
+
+    #[test]
+    fn a_line_stream_hands_on_whole_lines_and_searches_each_byte_once() {
+        let mut stream = LineStream::default();
+        assert_eq!(stream.push(b"ab\ncd").unwrap(), Some(3));
+        assert_eq!(stream.whole_lines(3), b"ab\n");
+        stream.consume(3);
+        assert_eq!(stream.push(b"ef").unwrap(), None);
+        assert_eq!(stream.push(b"g\nh\ni").unwrap(), Some(8));
+        assert_eq!(stream.whole_lines(8), b"cdefg\nh\n");
+        stream.consume(8);
+        assert_eq!(stream.rest(), b"i");
+        // One long line over many chunks: searched once each, not again with every chunk.
+        let mut long = LineStream::default();
+        let chunk = [b'x'; 1000];
+        for _ in 0..1000 {
+            assert_eq!(long.push(&chunk).unwrap(), None);
+        }
+        assert_eq!(long.push(b"\n").unwrap(), Some(1_000_001));
+        assert_eq!(long.searched(), 1_000_001);
     }
 }
