@@ -138,6 +138,55 @@ fn json_loads_error(py: Python<'_>, raw: &Bound<'_, PyAny>) -> PyErr {
     attempt().unwrap_or_else(|err| err)
 }
 
+/// The most characters of a path an error message shows.
+const SHOWN_PATH_CHARS: usize = 100;
+
+/// The `OSError` of opening path `source`, its path cut to [`SHOWN_PATH_CHARS`] so that no
+/// message echoes a huge string whole; when the path is a `str` that looks like JSON text, the
+/// message says that a `str` is a path and NDJSON text goes in as `bytes`. Other errors (and
+/// an `OSError` that is not built from `errno`, `strerror`, `filename`) pass through unchanged.
+fn path_error(py: Python<'_>, source: &Bound<'_, PyAny>, err: PyErr) -> PyErr {
+    let rebuilt = || -> PyResult<Option<PyErr>> {
+        if !err.is_instance_of::<PyOSError>(py) {
+            return Ok(None);
+        }
+        let exception = err.value(py);
+        let (errno, strerror) = (exception.getattr("errno")?, exception.getattr("strerror")?);
+        if errno.is_none() || strerror.is_none() {
+            return Ok(None);
+        }
+        let path = match source.cast::<PyString>() {
+            Ok(text) => text.to_string_lossy().into_owned(),
+            Err(_) => exception
+                .getattr("filename")?
+                .str()?
+                .to_string_lossy()
+                .into_owned(),
+        };
+        let looks_like_text = source.is_instance_of::<PyString>()
+            && (path.trim_start().starts_with(['{', '[']) || path.contains('\n'));
+        let mut message = strerror.str()?.to_string_lossy().into_owned();
+        if looks_like_text {
+            message.push_str(
+                " (from_ndjson reads a str as a path; give NDJSON text as bytes, \
+                 such as text.encode())",
+            );
+        }
+        let shown = if path.chars().count() > SHOWN_PATH_CHARS {
+            let head: String = path.chars().take(SHOWN_PATH_CHARS).collect();
+            format!("{head}... ({} characters)", path.chars().count())
+        } else {
+            path
+        };
+        let rebuilt = err.get_type(py).call1((errno, message, shown))?;
+        Ok(Some(PyErr::from_value(rebuilt)))
+    };
+    match rebuilt() {
+        Ok(Some(rebuilt)) => rebuilt,
+        Ok(None) | Err(_) => err,
+    }
+}
+
 /// The payloads of NDJSON `source`: the text itself (`bytes`, `bytearray` or `memoryview`), a
 /// path (`str` or `os.PathLike`), or a binary file object. Lines holding only JSON whitespace
 /// are skipped.
@@ -151,7 +200,8 @@ pub fn read_ndjson(
         let file = py
             .import("builtins")?
             .getattr("open")?
-            .call1((source, "rb"))?;
+            .call1((source, "rb"))
+            .map_err(|err| path_error(py, source, err))?;
         let result = read_ndjson_file(py, &file, threads);
         file.call_method0("close")?;
         return result;

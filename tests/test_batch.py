@@ -339,6 +339,32 @@ def test_from_ndjson_str_is_a_path(tmp_path: Path) -> None:
         StatusBatch.from_ndjson(io.StringIO('{"status":"ready"}\n'))
 
 
+def test_from_ndjson_str_of_json_text_says_to_give_bytes(tmp_path: Path) -> None:
+    """A str that looks like JSON text gets an error saying that a str is a path and NDJSON
+    text goes in as bytes, with the OSError type `open` raised (too long a name, or none
+    such); a path is echoed cut to 100 characters, not whole."""
+    line = '{"status": "failed", "message": "' + "m" * 100_000 + '"}\n'
+    for text, error in [
+        (line * 2, OSError),
+        ('{"status":"ready"}\n', FileNotFoundError),
+        (' [{"status":"ready"}]', FileNotFoundError),
+    ]:
+        with pytest.raises(error) as caught:
+            StatusBatch.from_ndjson(text)
+        message = str(caught.value)
+        assert "a str as a path; give NDJSON text as bytes" in message, message[:300]
+        assert len(message) < 400, message[:300]
+    long_path = str(tmp_path / ("d" * 100) / ("e" * 100) / ("f" * 100)) + ".ndjson"
+    with pytest.raises(FileNotFoundError) as caught:
+        StatusBatch.from_ndjson(long_path)
+    message = str(caught.value)
+    assert "as bytes" not in message and len(message) < 300, message[:300]
+    assert f"{len(long_path)} characters" in message
+    with pytest.raises(FileNotFoundError) as caught:
+        StatusBatch.from_ndjson(Path('{"status":"ready"}'))  # a path object is meant as one
+    assert "as bytes" not in str(caught.value)
+
+
 def test_from_ndjson_streams_a_file_across_chunks(tmp_path: Path) -> None:
     # More than two 1 MiB chunks, so lines straddle chunk boundaries.
     raw = generate_payloads(60_000, seed=11, invalid_rate=0.05)
