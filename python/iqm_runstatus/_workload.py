@@ -11,7 +11,9 @@ from __future__ import annotations
 
 import json
 import random
+from bisect import bisect
 from collections.abc import Iterable, Iterator
+from itertools import islice
 from typing import Any, BinaryIO, Final
 
 __all__ = [
@@ -55,6 +57,7 @@ _STATUSES: Final = tuple(s for s, _ in _STATUS_WEIGHTS)
 _CUM_WEIGHTS: Final = tuple(
     sum(w for _, w in _STATUS_WEIGHTS[: i + 1]) for i in range(len(_STATUS_WEIGHTS))
 )
+_TOTAL_WEIGHT: Final = _CUM_WEIGHTS[-1] + 0.0
 
 _WARNINGS: Final = (
     "Calibration set is older than 24 hours.",
@@ -122,8 +125,21 @@ def _fill(template: str, rng: random.Random) -> str:
     return template
 
 
-def _valid(rng: random.Random) -> dict[str, Any]:
-    status = rng.choices(_STATUSES, cum_weights=_CUM_WEIGHTS)[0]
+# Absent, or the value to write (None for null): a field as `_draw` decides it.
+_ABSENT: Final = object()
+
+# Each status, warning and template as compact JSON writes it, rendered once: most payloads
+# are then joined from these pieces, with the same bytes `_dumps` gives their dicts.
+_STATUS_JSON: Final = {s: _dumps({"status": s})[:-1] for s in _STATUSES}
+_WARNING_JSON: Final = {w: _dumps({"": w})[4:-1] for w in _WARNINGS}
+
+
+def _draw(rng: random.Random) -> tuple[str, Any, Any]:
+    """The status, message and warnings of one valid payload; a field is `_ABSENT` or its
+    value (None for null)."""
+    # `rng.choices(_STATUSES, cum_weights=_CUM_WEIGHTS)[0]`, as random.py computes it (one
+    # `random()` a draw, so the stream and the payloads are the same), without its checks.
+    status = _STATUSES[bisect(_CUM_WEIGHTS, rng.random() * _TOTAL_WEIGHT, 0, len(_STATUSES) - 1)]
     message: str | None = None
     warnings: list[str] | None = None
     if status == "failed":
@@ -134,15 +150,37 @@ def _valid(rng: random.Random) -> dict[str, Any]:
         message = _fill(rng.choice(_ABORT_MESSAGES), rng)
     elif status == "ready" and rng.random() < 0.2:
         warnings = rng.sample(_WARNINGS, rng.randint(1, 2))
-    # Keys in the model's field order, as a server serialising its own RunStatus writes them.
     # Some servers write unset fields as null instead of leaving them out.
     nulls = rng.random() < 0.15
+    message_field = message if message is not None or nulls else _ABSENT
+    with_warnings = warnings is not None or (nulls and rng.random() < 0.5)
+    return status, message_field, warnings if with_warnings else _ABSENT
+
+
+def _as_dict(status: str, message: Any, warnings: Any) -> dict[str, Any]:
+    # Keys in the model's field order, as a server serialising its own RunStatus writes them.
     obj: dict[str, Any] = {"status": status}
-    if message is not None or nulls:
+    if message is not _ABSENT:
         obj["message"] = message
-    if warnings is not None or (nulls and rng.random() < 0.5):
+    if warnings is not _ABSENT:
         obj["warnings"] = warnings
     return obj
+
+
+def _render(status: str, message: Any, warnings: Any) -> bytes:
+    """`_dumps(_as_dict(status, message, warnings))`, joined from pre-rendered pieces."""
+    parts = [_STATUS_JSON[status]]
+    if message is None:
+        parts.append(b',"message":null')
+    elif message is not _ABSENT:
+        parts.append(b"," + _dumps({"message": message})[1:-1])
+    if warnings is not _ABSENT:
+        if warnings is None:
+            parts.append(b',"warnings":null')
+        else:
+            parts.append(b',"warnings":[' + b",".join(_WARNING_JSON[w] for w in warnings) + b"]")
+    parts.append(b"}")
+    return b"".join(parts)
 
 
 def _invalid(obj: dict[str, Any], rng: random.Random) -> bytes:
@@ -194,13 +232,13 @@ def _iter(count: int, seed: int, invalid_rate: float) -> Iterator[bytes]:
     mangler = random.Random(f"{seed}/mangle")
     to_pick = round(count * invalid_rate)
     for left in range(count, 0, -1):
-        obj = _valid(content)
+        fields = _draw(content)
         # Selection sampling (Knuth's algorithm S): exactly `to_pick` positions, uniformly.
         if to_pick and picker.random() * left < to_pick:
             to_pick -= 1
-            yield _invalid(obj, mangler)
+            yield _invalid(_as_dict(*fields), mangler)
         else:
-            yield _dumps(obj)
+            yield _render(*fields)
 
 
 def generate_payloads(count: int, *, seed: int = 0, invalid_rate: float = 0.0) -> list[bytes]:
@@ -208,10 +246,19 @@ def generate_payloads(count: int, *, seed: int = 0, invalid_rate: float = 0.0) -
     return list(iter_payloads(count, seed=seed, invalid_rate=invalid_rate))
 
 
+_LINES_PER_WRITE: Final = 4096
+
+
 def write_ndjson(payloads: Iterable[bytes], out: BinaryIO) -> None:
     """Writes one payload a line to a binary stream, and flushes it."""
-    # Payloads hold no raw newline (JSON escapes it), so one line is one payload.
-    for payload in payloads:
-        out.write(payload)
-        out.write(b"\n")
+    # Payloads hold no raw newline (JSON escapes it), so one line is one payload. Lines are
+    # joined and written a few thousand at a time: one write call a line costs more than
+    # making the line.
+    payloads = iter(payloads)
+    while True:
+        lines = list(islice(payloads, _LINES_PER_WRITE))
+        if not lines:
+            break
+        lines.append(b"")
+        out.write(b"\n".join(lines))
     out.flush()
