@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import bz2
+import gzip
 import json
+import lzma
 import os
 import shutil
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,11 +50,13 @@ def _expected(lines: list[bytes]) -> dict[str, Any]:
 
 
 def _summarize_json(argv: list[str], capsys: pytest.CaptureFixture[str]) -> dict[str, Any]:
-    """The JSON summary, every invalid line listed unless ``argv`` says otherwise."""
-    assert main(["summarize", "--json", "--no-progress", "--max-invalid", "100000", *argv]) == 0
+    """The JSON summary, every invalid line listed unless ``argv`` says otherwise; the exit
+    code says whether any line was invalid."""
+    code = main(["summarize", "--json", "--no-progress", "--max-invalid", "100000", *argv])
     out = capsys.readouterr().out
     assert out.count("\n") == 1
     result: dict[str, Any] = json.loads(out)
+    assert code == (1 if result["invalid"] else 0)
     return result
 
 
@@ -184,7 +190,7 @@ def test_invalid_lines_kept_are_capped_but_all_counted(
 
 def test_text_report(workload: Path, capsys: pytest.CaptureFixture[str]) -> None:
     argv = ["summarize", "--no-progress", "--top", "2", "--max-invalid", "1000", str(workload)]
-    assert main(argv) == 0
+    assert main(argv) == 1  # invalid lines found
     out = capsys.readouterr().out
     want = _expected(workload.read_bytes().split(b"\n")[:-1])
     for status, n in want["counts"].items():
@@ -238,6 +244,7 @@ def test_stdin(workload: Path) -> None:
             "-",
             stdin=stdin,
             text=False,
+            returncode=1,
         )
     got = json.loads(proc.stdout)
     assert got["source"] == "<stdin>" and not proc.stderr
@@ -249,8 +256,9 @@ def test_console_script(workload: Path) -> None:
     if script is None:
         pytest.skip("the package is not installed with its scripts")
     proc = subprocess.run(
-        [script, "summarize", str(workload)], capture_output=True, text=True, check=True
+        [script, "summarize", str(workload)], capture_output=True, text=True, check=False
     )
+    assert proc.returncode == 1, proc.stderr
     assert "pending compilation" in proc.stdout and "invalid lines (200" in proc.stdout
 
 
@@ -262,7 +270,7 @@ def test_forced_progress_bar_goes_to_stderr(
 ) -> None:
     pytest.importorskip("tqdm")
     argv = ["summarize", "--json", "--force-progress", "--chunk-bytes", "65536", str(workload)]
-    assert main(argv) == 0
+    assert main(argv) == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out)["payloads"] == 20000
     # tqdm's bar counts the bytes read, in binary multiples.
@@ -289,7 +297,7 @@ def test_progress_bar_only_on_a_terminal(
     pytest.importorskip("tqdm")
     monkeypatch.setattr(sys.stderr, "isatty", lambda: tty)
     argv = ["summarize", "--chunk-bytes", "65536", *extra, str(workload)]
-    assert main(argv) == 0
+    assert main(argv) == 1
     assert ("100%" in capsys.readouterr().err) is shown
 
 
@@ -297,7 +305,7 @@ def test_no_bar_for_a_file_of_one_chunk(
     workload: Path, monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     monkeypatch.setattr(sys.stderr, "isatty", lambda: True)
-    assert main(["summarize", str(workload)]) == 0
+    assert main(["summarize", str(workload)]) == 1
     assert capsys.readouterr().err == ""
 
 
@@ -307,7 +315,7 @@ def test_without_tqdm_there_is_no_bar(
     # None in sys.modules makes `import tqdm` raise ImportError, as if it were not installed.
     monkeypatch.setitem(sys.modules, "tqdm", None)
     argv = ["summarize", "--json", "--force-progress", str(workload)]
-    assert main(argv) == 0
+    assert main(argv) == 1
     captured = capsys.readouterr()
     assert json.loads(captured.out)["invalid"] == 200 and captured.err == ""
 
@@ -396,11 +404,11 @@ def test_version(capsys: pytest.CaptureFixture[str]) -> None:
 def test_at_most_twenty_invalid_lines_by_default(
     workload: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    assert main(["summarize", "--json", "--no-progress", str(workload)]) == 0
+    assert main(["summarize", "--json", "--no-progress", str(workload)]) == 1
     got = json.loads(capsys.readouterr().out)
     assert got["invalid"] == 200 and len(got["invalid_lines"]) == 20
     assert got["invalid_lines_truncated"] is True
-    assert main(["summarize", "--no-progress", str(workload)]) == 0
+    assert main(["summarize", "--no-progress", str(workload)]) == 1
     out = capsys.readouterr().out
     assert out.count("\n  line ") == 20 and "(200, the first 20 shown)" in out
 
@@ -417,7 +425,7 @@ def test_huge_messages_are_cut_the_same_way_in_text_and_json(
     ]
     path = tmp_path / "huge.ndjson"
     path.write_text("\n".join(lines) + "\n")
-    assert main(["summarize", "--json", "--no-progress", str(path)]) == 0
+    assert main(["summarize", "--json", "--no-progress", str(path)]) == 1
     out = capsys.readouterr().out
     assert len(out) < 10_000
     got = json.loads(out)
@@ -427,8 +435,69 @@ def test_huge_messages_are_cut_the_same_way_in_text_and_json(
     assert message.startswith("A B xxx") and message.endswith("...") and len(message) == 200
     assert warning.startswith("W xxx") and len(warning) == 200
     assert reason.endswith("...") and len(reason) == 200
-    assert main(["summarize", "--no-progress", str(path)]) == 0
+    assert main(["summarize", "--no-progress", str(path)]) == 1
     text = capsys.readouterr().out
     assert len(text) < 10_000
     for shown in (message, warning, reason):
         assert shown in text
+
+
+@pytest.mark.parametrize(
+    ("suffix", "compress"),
+    [(".gz", gzip.compress), (".bz2", bz2.compress), (".xz", lzma.compress)],
+)
+def test_compressed_files_are_read_as_the_dask_counter_reads_them(
+    workload: Path,
+    tmp_path: Path,
+    suffix: str,
+    compress: Callable[[bytes], bytes],
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    """A file named .gz, .bz2 or .xz is decompressed: the summary of the plain file, and a
+    progress bar that counts the bytes read without a compressed size as its total."""
+    path = tmp_path / ("w.ndjson" + suffix)
+    path.write_bytes(compress(workload.read_bytes()))
+    got = _summarize_json([str(path), "--chunk-bytes", "65536"], capsys)
+    assert got["invalid"] == 200 and got["source"] == str(path)
+    _check(got, workload.read_bytes().split(b"\n")[:-1], top=5)
+    assert main(["summarize", "--json", "--force-progress", str(path)]) == 1
+    bar = capsys.readouterr().err
+    assert "B" in bar and "%|" not in bar, bar  # bytes counted, no share of a total
+
+
+def test_a_corrupt_compressed_file_is_one_line_and_exit_2(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    data = gzip.compress(b'{"status": "ready"}\n' * 1000)
+    for name, content in [("truncated.gz", data[: len(data) // 2]), ("bad.gz", b"not gzip")]:
+        path = tmp_path / name
+        path.write_bytes(content)
+        assert main(["summarize", "--no-progress", str(path)]) == 2
+        err = capsys.readouterr().err
+        assert err.count("\n") == 1 and "cannot read" in err and "Traceback" not in err
+
+
+def test_exit_code_says_whether_any_line_was_invalid(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """0 when every payload is valid, 1 when a line is invalid, as the help says; and counts
+    of one are singular ("1 blank line")."""
+    path = tmp_path / "ok.ndjson"
+    path.write_bytes(b'{"status": "ready"}\n\n')
+    assert main(["summarize", "--no-progress", str(path)]) == 0
+    out = capsys.readouterr().out
+    assert f"{path}: 2 lines, 1 payload (1 blank line skipped)" in out
+    path.write_bytes(b'{"status": "ready"}\n{"status": "nope"}\n')
+    assert main(["summarize", "--no-progress", str(path)]) == 1
+    assert "2 lines, 2 payloads (0 blank lines skipped)" in capsys.readouterr().out
+    assert main(["summarize", "--help"]) == 0
+    help_text = " ".join(capsys.readouterr().out.split())
+    assert "Exit status: 0 if every payload is valid, 1 if any line is invalid" in help_text
+    assert ".gz" in help_text
+
+
+def test_the_top_level_help_names_every_command(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["--help"]) == 0
+    description = " ".join(capsys.readouterr().out.split("\n\n")[1].split())  # after usage
+    for command in ("Benchmark", "generate", "summarize", "watch"):
+        assert command in description, description

@@ -2,19 +2,24 @@
 
 ``bench`` times the Rust path against the pure-Python path on a generated workload;
 ``generate`` writes a workload as NDJSON, one payload a line, for other tools to replay;
-``summarize`` streams an NDJSON file of payloads and reports counts, messages and bad lines;
+``summarize`` streams an NDJSON file of payloads (``.gz``, ``.bz2`` or ``.xz`` too) and reports
+counts, messages and bad lines;
 ``watch`` polls a server for the jobs of a file and prints their transitions.
 """
 
 from __future__ import annotations
 
 import argparse
+import bz2
 import gc
+import gzip
 import json
+import lzma
 import os
 import stat
 import sys
 import time
+import zlib
 from collections import Counter
 from collections.abc import Sequence
 from typing import Any, Callable, NoReturn
@@ -64,7 +69,7 @@ def _parser() -> _Parser:
     parser = _Parser(
         prog=PROG,
         description="Benchmark the Rust-accelerated RunStatus, generate job-status payloads, "
-        "or summarize a file of them.",
+        "summarize a file of them, or watch jobs on a server and print their transitions.",
     )
     parser.add_argument("--version", action="version", version=f"{PROG} {__version__}")
     commands = parser.add_subparsers(
@@ -106,9 +111,14 @@ def _parser() -> _Parser:
         help="count the statuses, messages and invalid lines of an NDJSON file",
         description="Read job-status payloads as NDJSON, one a line, in chunks (so files larger "
         "than memory work), and print the count of each status, the most common failure "
-        "messages and warnings, and the invalid lines with their numbers.",
+        "messages and warnings, and the invalid lines with their numbers. A FILE whose name "
+        "ends in .gz, .bz2 or .xz is decompressed as it is read.",
+        epilog="Exit status: 0 if every payload is valid, 1 if any line is invalid (the report "
+        "counts and lists them), 2 if FILE cannot be read or an argument is wrong.",
     )
-    summ.add_argument("file", metavar="FILE", help="NDJSON file, or - for standard input")
+    summ.add_argument(
+        "file", metavar="FILE", help="NDJSON file (.gz, .bz2, .xz too), or - for standard input"
+    )
     summ.add_argument(
         "--top",
         type=_positive,
@@ -309,6 +319,11 @@ def _generate(count: int, seed: int, invalid_rate: float, out: str) -> int:
     return 0
 
 
+def _amount(n: int, noun: str) -> str:
+    """`n` and `noun`, plural unless `n` is 1: "1 blank line", "2 blank lines"."""
+    return f"{n:,} {noun}" if n == 1 else f"{n:,} {noun}s"
+
+
 def _print_summary(name: str, summary: Summary, top: int) -> None:
     payloads = summary.payloads
 
@@ -316,8 +331,8 @@ def _print_summary(name: str, summary: Summary, top: int) -> None:
         return f"{n / payloads:7.2%}" if payloads else f"{'-':>7}"
 
     print(
-        f"{name}: {summary.lines:,} lines, {payloads:,} payloads "
-        f"({summary.blank_lines:,} blank lines skipped)"
+        f"{name}: {_amount(summary.lines, 'line')}, {_amount(payloads, 'payload')} "
+        f"({_amount(summary.blank_lines, 'blank line')} skipped)"
     )
     width = max(len(s.value) for s in Status)
     print(f"  {'status':<{width}} {'count':>12} {'share':>7}")
@@ -359,11 +374,28 @@ def _progress_bar(total: int | None, chunk_bytes: int, force: bool) -> Any:
     return tqdm(total=total, unit="B", unit_scale=True, unit_divisor=1024, file=sys.stderr)
 
 
+# Decompressors by file name ending, as the Dask counter infers them (the stdlib's only).
+_OPENERS: dict[str, Callable[[str, str], Any]] = {
+    ".gz": gzip.open,
+    ".bz2": bz2.open,
+    ".xz": lzma.open,
+    ".lzma": lzma.open,
+}
+
+# What reading a file raises when the file is at fault: a read error, or a corrupt (BadGzipFile,
+# an OSError; zlib.error, lzma.LZMAError) or truncated (EOFError) compressed stream.
+_UNREADABLE = (OSError, EOFError, zlib.error, lzma.LZMAError)
+
+
 def _summarize(args: argparse.Namespace) -> int:
     chunk_bytes = args.chunk_bytes or CHUNK_BYTES
     name = "<stdin>" if args.file == "-" else args.file
+    opener = None if args.file == "-" else _OPENERS.get(os.path.splitext(args.file)[1].lower())
     try:
-        stream = sys.stdin.buffer if args.file == "-" else open(args.file, "rb")
+        if args.file == "-":
+            stream = sys.stdin.buffer
+        else:
+            stream = opener(args.file, "rb") if opener else open(args.file, "rb")
     except OSError as exc:
         print(f"{PROG}: error: cannot read {name!r}: {exc.strerror or exc}", file=sys.stderr)
         return 2
@@ -374,7 +406,8 @@ def _summarize(args: argparse.Namespace) -> int:
         except (OSError, ValueError):
             pass  # not a real file (a test's stand-in for stdin): no total to show
         else:
-            total = info.st_size if stat.S_ISREG(info.st_mode) else None
+            # A compressed file's size does not measure the bytes read from it.
+            total = info.st_size if stat.S_ISREG(info.st_mode) and not opener else None
         bar = None if args.no_progress else _progress_bar(total, chunk_bytes, args.force_progress)
         try:
             summary = summarize_stream(
@@ -386,9 +419,10 @@ def _summarize(args: argparse.Namespace) -> int:
         finally:
             if bar is not None:
                 bar.close()
-    except OSError as exc:
+    except _UNREADABLE as exc:
         # A directory opens on POSIX and fails on read; a disk can fail mid-way.
-        print(f"{PROG}: error: cannot read {name!r}: {exc.strerror or exc}", file=sys.stderr)
+        reason = getattr(exc, "strerror", None) or exc
+        print(f"{PROG}: error: cannot read {name!r}: {reason}", file=sys.stderr)
         return 2
     finally:
         if stream is not sys.stdin.buffer:
@@ -397,7 +431,7 @@ def _summarize(args: argparse.Namespace) -> int:
         print(json.dumps({"source": name, **summary.to_dict(args.top)}, ensure_ascii=False))
     else:
         _print_summary(name, summary, args.top)
-    return 0
+    return 1 if summary.invalid else 0
 
 
 def main(argv: Sequence[str] | None = None) -> int:
