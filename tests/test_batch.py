@@ -778,7 +778,7 @@ def test_an_iterator_shared_by_threads_is_not_found_borrowed() -> None:
     """An error entry's exception comes from the pure path, Python code during which another
     thread may take the GIL and call next() on the same iterator: it gets the next entry, not
     "Already borrowed" (the iterator was held while the entry was built)."""
-    lines = [b"{not json %d" % i for i in range(3000)]
+    lines = [b"{not json %d" % i for i in range(20_000)]
     batch = StatusBatch.from_ndjson(b"\n".join(lines))
     iterator = iter(batch)
     seen: list[str] = []
