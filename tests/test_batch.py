@@ -790,7 +790,7 @@ def test_an_iterator_shared_by_threads_is_not_found_borrowed() -> None:
                 next(iterator)
             except StopIteration:
                 return
-            except Exception as exc:  # noqa: BLE001 - each entry's outcome is the point
+            except Exception as exc:  # each entry's outcome is the point
                 with lock:
                     seen.append(type(exc).__name__)
 
