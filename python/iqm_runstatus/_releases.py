@@ -18,7 +18,7 @@ from __future__ import annotations
 import os
 import re
 from collections.abc import Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from importlib import metadata
 from importlib.machinery import PathFinder
 from typing import NamedTuple, Optional
@@ -61,8 +61,8 @@ class Member:
 class Vocabulary:
     """`Status` and `RunStatus` as one or more consecutive releases define them."""
 
-    first_release: str
-    """The first release that ships this definition."""
+    first_release: str = field(compare=False)
+    """The first release that ships this definition (not compared: 27.0.0 has 25.0.0's)."""
     members: tuple[Member, ...]
     """`Status`'s members, in the source's order."""
     status_doc: str
