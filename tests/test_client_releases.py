@@ -149,13 +149,26 @@ def test_releases_outside_the_range_are_refused(release: str) -> None:
 
 
 def fake_installed(monkeypatch: pytest.MonkeyPatch, version: Optional[str]) -> None:
-    def fake_version(name: str) -> str:
+    def fake_version_of(name: str) -> str:
         assert name == "iqm-client"
         if version is None:
             raise metadata.PackageNotFoundError(name)
         return version
 
-    monkeypatch.setattr(_releases.metadata, "version", fake_version)
+    monkeypatch.setattr(_releases, "_version_of", fake_version_of)
+
+
+@pytest.mark.parametrize(
+    "name", ["pydantic", "pydantic-core", "iqm-client", "no-such-distribution"]
+)
+def test_the_version_read_from_the_metadata_head_is_the_distribution_s(name: str) -> None:
+    try:
+        expected = metadata.version(name)
+    except metadata.PackageNotFoundError:
+        with pytest.raises(metadata.PackageNotFoundError):
+            _releases._version_of(name)
+    else:
+        assert _releases._version_of(name) == expected
 
 
 def no_client_on_path(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -284,7 +297,7 @@ def no_distribution(name):
     raise importlib.metadata.PackageNotFoundError(name)
 
 # The client's package on the path, its metadata nowhere.
-importlib.metadata.version = no_distribution
+importlib.metadata.distribution = no_distribution
 sys.path.insert(0, sys.argv[1])
 """
 

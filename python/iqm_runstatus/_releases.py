@@ -437,6 +437,20 @@ class Choice(NamedTuple):
     """The installed iqm-client's version as its metadata says, None if none is installed."""
 
 
+def _version_of(name: str) -> str:
+    """A distribution's version, read from the head of its metadata: ``metadata.version`` would
+    parse the whole file, long description included, at every import."""
+    distribution = metadata.distribution(name)
+    text = distribution.read_text("METADATA") or distribution.read_text("PKG-INFO") or ""
+    for line in text.splitlines():
+        if not line:  # the end of the headers
+            break
+        key, _, value = line.partition(":")
+        if key.strip().lower() == "version":
+            return value.strip()
+    return distribution.version
+
+
 def installed_client_release() -> Optional[str]:
     """The installed iqm-client's version, from its distribution metadata; None if no client is
     installed. Never imports the client.
@@ -446,7 +460,7 @@ def installed_client_release() -> Optional[str]:
             release cannot be told
     """
     try:
-        return metadata.version("iqm-client")
+        return _version_of("iqm-client")
     except metadata.PackageNotFoundError:
         pass
     # Found without importing anything: `iqm` may be a namespace package, or a regular one.
