@@ -5,6 +5,7 @@ do with a vocabulary the core does not know."""
 
 from __future__ import annotations
 
+import ast
 import json
 import os
 import textwrap
@@ -316,6 +317,7 @@ def test_the_import_raises_for_a_client_without_metadata(tmp_path: Path) -> None
 DESCRIBE_SCRIPT = (
     IMPORT_SUPPORT
     + """
+import ast
 import json
 import iqm_runstatus
 from iqm_runstatus import RunStatus, Status
@@ -444,3 +446,33 @@ def test_models_for_release_of_another_vocabulary() -> None:
 def test_models_for_release_refuses_other_releases(release: str) -> None:
     with pytest.raises(ValueError, match=r"15\.0 to 32\.1\.1"):
         iqm_runstatus.models_for_release(release)
+
+
+class _IndentedDocstring:
+    """
+    Status of a job.
+    """
+
+
+def test_status_docstrings_are_kept_as_this_interpreter_keeps_the_source_s() -> None:
+    # The releases up to 22.4 indent it (3.13's compiler strips that); 22.5 on, one line.
+    assert iqm_runstatus.models_for_release("17.2").Status.__doc__ == _IndentedDocstring.__doc__
+    assert iqm_runstatus.models_for_release("20.17").Status.__doc__ == _IndentedDocstring.__doc__
+    assert iqm_runstatus.models_for_release("24.3.0").Status.__doc__ == "Status of a job."
+
+
+def test_the_type_checkers_view_of_status_names_every_release_s_members() -> None:
+    source = Path(iqm_runstatus._model.__file__).read_text()
+    tree = ast.parse(source)
+    declared: list[str] = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.ClassDef) and node.name == "Status":
+            declared = [
+                target.id
+                for statement in node.body
+                if isinstance(statement, ast.Assign)
+                for target in statement.targets
+                if isinstance(target, ast.Name)
+            ]
+    every = {member.name for vocabulary in VOCABULARIES for member in vocabulary.members}
+    assert set(declared) == every
