@@ -8,6 +8,7 @@ from __future__ import annotations
 import ast
 import json
 import os
+import re
 import textwrap
 from importlib import metadata
 from pathlib import Path
@@ -479,3 +480,31 @@ def test_the_type_checkers_view_of_status_names_every_release_s_members() -> Non
             ]
     every = {member.name for vocabulary in VOCABULARIES for member in vocabulary.members}
     assert set(declared) == every
+
+
+def readme_release_rows() -> list[list[str]]:
+    readme = (TESTS_DIR.parent / "README.md").read_text()
+    section = readme.split("## Client releases", 1)[1].split("\n## ", 1)[0]
+    return [
+        [cell.strip() for cell in line.strip().strip("|").split("|")]
+        for line in section.splitlines()
+        if line.startswith("| ") and line[2:3].isdigit()
+    ]
+
+
+def test_the_readme_s_table_is_the_package_s() -> None:
+    rows = readme_release_rows()
+    covered = set()
+    for releases, values, terminal in rows:
+        statuses = values.split(";", 1)[0]
+        for line in releases.split(", "):
+            first, _, last = line.partition(" to ")
+            for release in (first, last or first):
+                vocabulary = vocabulary_for(release)
+                covered.add(vocabulary.values)
+                assert re.findall(r"`([^`]+)`", statuses) == list(vocabulary.values), release
+                assert set(re.findall(r"`([^`]+)`", terminal.split(":")[-1])) == set(
+                    vocabulary.terminal_values
+                )
+    # Every list of statuses some release has is in a row.
+    assert covered == {vocabulary.values for vocabulary in VOCABULARIES}
