@@ -5,11 +5,30 @@ Replace ``from iqm.iqm_client import RunStatus, Status`` with
 `StatusBatch`, `parse_many` and `JobTracker` parse many payloads at once, and export to Arrow
 (`ArrowSnapshot`); `StatusPoller` polls the server for many jobs from Rust threads.
 `iqm_runstatus.dask` counts archives of NDJSON files on a Dask cluster.
+
+Which iqm-client release's `Status` and `RunStatus` are mirrored (any from 15.0 to 32.1.1) is
+chosen once, at import: the release named by the ``IQM_RUNSTATUS_CLIENT_RELEASE`` environment
+variable if set; else the installed iqm-client's, read from its distribution metadata (the
+client is not imported); else 17.2's. `CLIENT_RELEASE` names that release and
+`CLIENT_RELEASE_SOURCE` says how it was chosen (``"environment"``, ``"installed"`` or
+``"default"``). ``models_for_release("24.3.0")`` returns another release's ``RunStatus, Status``
+in the same process: classes of their own, on the pure-Python path. The batch tools and the
+poller parse 17.2's five statuses only, for now.
 """
 
 from typing import TYPE_CHECKING, Any
 
-from ._model import NATIVE, RunStatus, Status, pure_from_dict, pure_from_json
+from ._model import (
+    CLIENT_RELEASE,
+    CLIENT_RELEASE_SOURCE,
+    NATIVE,
+    ClientModels,
+    RunStatus,
+    Status,
+    models_for_release,
+    pure_from_dict,
+    pure_from_json,
+)
 from ._patch import (
     iqm_client_patched,
     patch_iqm_client,
@@ -25,12 +44,16 @@ if NATIVE or TYPE_CHECKING:
 else:
 
     def __getattr__(name: str) -> Any:
-        # With IQM_RUNSTATUS_PURE set the core is loaded only once a batch tool is asked for.
+        # With IQM_RUNSTATUS_PURE set, or a release whose statuses the core does not know, the
+        # batch tools are set up only once asked for (and refused in the second case).
         if name in ("ArrowSnapshot", "JobTracker", "PayloadError", "StatusBatch", "parse_many"):
-            from . import _batch, _core
+            from . import _batch, _core  # _batch refuses a vocabulary the core does not know
 
             return getattr(_batch if hasattr(_batch, name) else _core, name)
         if name == "StatusPoller":
+            from ._model import ensure_native
+
+            ensure_native()
             from ._poller import StatusPoller
 
             return StatusPoller
@@ -38,8 +61,11 @@ else:
 
 
 __all__ = [
+    "CLIENT_RELEASE",
+    "CLIENT_RELEASE_SOURCE",
     "NATIVE",
     "ArrowSnapshot",
+    "ClientModels",
     "JobTracker",
     "PayloadError",
     "RunStatus",
@@ -49,6 +75,7 @@ __all__ = [
     "TrackerError",
     "Transition",
     "iqm_client_patched",
+    "models_for_release",
     "parse_many",
     "patch_iqm_client",
     "patched_iqm_client",

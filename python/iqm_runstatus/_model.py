@@ -1,28 +1,34 @@
-"""The drop-in model: `Status` and `RunStatus` exactly as in iqm-client 17.2, with Rust fast paths.
+"""The drop-in model: `Status` and `RunStatus` exactly as in the iqm-client release in use.
 
-The classes are declared as in the reference so that pydantic derives the same fields, schema,
-``repr`` and pickling. The parse methods run in the native core unless ``IQM_RUNSTATUS_PURE=1``
-is set; the core hands any input it is not certain about to the pure functions below, so
-unusual input gets the reference's own result or exception.
+`Status` is built from that release's entry in `_releases` (its members, values, order,
+docstring, ``_missing_`` and ``terminal_statuses``); `RunStatus` is declared as in the
+reference so that pydantic derives the same fields, schema, ``repr`` and pickling. Which
+release: ``IQM_RUNSTATUS_CLIENT_RELEASE`` if set, else the installed iqm-client's (from its
+metadata, without importing it), else 17.2; `CLIENT_RELEASE` and `CLIENT_RELEASE_SOURCE` say
+which and why, and `models_for_release` gives another release's classes.
+
+The parse methods run in the native core unless ``IQM_RUNSTATUS_PURE=1`` is set or the core
+does not know the vocabulary (`_core_supports`); the core hands any input it is not certain
+about to the pure functions below, so unusual input gets the reference's own result or
+exception.
 """
 
 from __future__ import annotations
 
+import copy
+import functools
 import json
 import os
 import platform
 import sys
-from enum import Enum
-from typing import TYPE_CHECKING, Any, Optional, Union
+from enum import Enum, EnumMeta
+from typing import TYPE_CHECKING, Any, Callable, NamedTuple, Optional, Union
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, create_model
 from pydantic._internal._model_construction import ModelMetaclass
 
 if TYPE_CHECKING:
     from typing_extensions import Self
-
-NATIVE: bool = os.environ.get("IQM_RUNSTATUS_PURE", "").strip().lower() not in ("1", "true", "yes")
-"""Whether the Rust fast paths are active (``IQM_RUNSTATUS_PURE=1`` turns them off)."""
 
 SUPPORTED_PYTHONS = "CPython 3.9 to 3.13"
 """The interpreters the package is built and tested for (``requires-python`` says the same)."""
@@ -42,30 +48,190 @@ def native_import_error(cause: ImportError) -> ImportError:
     )
 
 
-if NATIVE:
+_PURE_REQUESTED = os.environ.get("IQM_RUNSTATUS_PURE", "").strip().lower() in ("1", "true", "yes")
+
+if not _PURE_REQUESTED:
     try:
         # Not `from . import _core`: for a missing file that reports a circular import.
         import iqm_runstatus._core as _core
     except ImportError as exc:
         raise native_import_error(exc) from exc
 
+# Imported after the core, so that a core that does not load leaves no submodule behind.
+from ._releases import SUPPORTED_RANGE, Vocabulary, choose_release, vocabulary_for  # noqa: E402
 
-class Status(str, Enum):
-    """
-    Status of a job.
-    """
+_CHOICE = choose_release()
+VOCABULARY: Vocabulary = _CHOICE.vocabulary
+"""The `Status`/`RunStatus` definition in use (an entry of `_releases.VOCABULARIES`)."""
+CLIENT_RELEASE: str = _CHOICE.release
+"""The iqm-client release whose `Status` and `RunStatus` this process mirrors, such as ``"17.2"``
+or ``"24.3.0"``."""
+CLIENT_RELEASE_SOURCE: str = _CHOICE.source
+"""How `CLIENT_RELEASE` was chosen: ``"environment"`` (``IQM_RUNSTATUS_CLIENT_RELEASE``),
+``"installed"`` (the installed iqm-client's version) or ``"default"`` (17.2: no client
+installed, or one outside 15.0 to 32.1.1)."""
+INSTALLED_CLIENT_RELEASE: Optional[str] = _CHOICE.installed
+"""The installed iqm-client's version as its metadata gives it; None if none is installed."""
 
-    PENDING_COMPILATION = "pending compilation"
-    PENDING_EXECUTION = "pending execution"
-    READY = "ready"
-    FAILED = "failed"
-    ABORTED = "aborted"
+# The values the native core knows today: iqm-client 17.2's, with `from_dict`'s errors.
+_CORE_VALUES = ("pending compilation", "pending execution", "ready", "failed", "aborted")
+
+
+def _core_supports(vocabulary: Vocabulary) -> bool:
+    """Whether the native core parses this vocabulary; the others take the pure path.
+
+    The core hard-codes 17.2's five values and `from_dict`'s exceptions. Once it takes the
+    vocabulary as data (`_core.init`'s ``terminal`` argument) and follows
+    ``vocabulary.has_from_dict`` in its errors, this becomes ``return True``.
+    """
+    return (
+        vocabulary.values == _CORE_VALUES
+        and vocabulary.has_from_dict
+        and not vocabulary.missing_aliases
+    )
+
+
+NATIVE: bool = not _PURE_REQUESTED and _core_supports(VOCABULARY)
+"""Whether the Rust fast paths are active: not with ``IQM_RUNSTATUS_PURE=1``, nor for a
+release whose statuses the core does not know yet."""
+
+
+def _as_compiled(docstring: str) -> str:
+    """A docstring as this interpreter keeps a literal one: 3.13 strips its indentation."""
+    if sys.version_info < (3, 13):
+        return docstring
+    lines = docstring.expandtabs().split("\n")
+    margin = min(
+        (len(line) - len(line.lstrip(" ")) for line in lines[1:] if line.strip(" ")), default=0
+    )
+    rest = [line[margin:] if line.strip(" ") else "" for line in lines[1:]]
+    return "\n".join([lines[0].lstrip(" "), *rest])
+
+
+def build_status(vocabulary: Vocabulary, module: str = __name__) -> Any:
+    """The `Status` enum of a vocabulary: a ``(str, Enum)`` with its members in order, its
+    docstring, and its ``_missing_`` and ``terminal_statuses`` where the release has them."""
+    namespace = EnumMeta.__prepare__("Status", (str, Enum))
+    namespace["__module__"] = module
+    namespace["__doc__"] = _as_compiled(vocabulary.status_doc)
+    for member in vocabulary.members:
+        namespace[member.name] = member.value
+    aliases = vocabulary.missing_aliases
+    terminal = vocabulary.terminal
+
+    if aliases:
+
+        def _missing_(cls: Any, value: object) -> Any:
+            """Maps an old spelling to its member, as the release does; None for any other."""
+            for alias, name in aliases:
+                if value == alias:
+                    return cls[name]
+            return None
+
+        namespace["_missing_"] = classmethod(_missing_)
+
+    if vocabulary.has_terminal_statuses:
+
+        def terminal_statuses(cls: Any) -> set[Any]:
+            """Statuses from which the execution can't continue."""
+            return {cls[name] for name in terminal}
+
+        namespace["terminal_statuses"] = classmethod(terminal_statuses)
+    return EnumMeta("Status", (str, Enum), namespace)
+
+
+if TYPE_CHECKING:
+
+    class Status(str, Enum):
+        """
+        Status of a job.
+
+        For type checkers: the member names of every supported release. At run time `Status`
+        has only those of `CLIENT_RELEASE`, with its values (see `_releases`).
+        """
+
+        RECEIVED = "received"
+        VALIDATING = "validating"
+        VALIDATION_STARTED = "validation_started"
+        PROCESSING = "processing"
+        ACCEPTED = "accepted"
+        VALIDATION_ENDED = "validation_ended"
+        PREPARING_CALIBRATION = "preparing_calibration"
+        FETCH_CALIBRATION_STARTED = "fetch_calibration_started"
+        FETCH_CALIBRATION_ENDED = "fetch_calibration_ended"
+        PENDING_COMPILATION = "pending compilation"
+        COMPILING = "compiling"
+        COMPILATION_STARTED = "compilation_started"
+        COMPILED = "compiled"
+        COMPILATION_ENDED = "compilation_ended"
+        STORING_SWEEP_METADATA = "storing_sweep_metadata"
+        SAVE_SWEEP_METADATA_STARTED = "save_sweep_metadata_started"
+        METADATA_STORED = "metadata_stored"
+        SAVE_SWEEP_METADATA_ENDED = "save_sweep_metadata_ended"
+        PENDING_EXECUTION = "pending execution"
+        EXECUTION_PENDING = "execution_pending"
+        EXECUTION_START = "execution_start"
+        EXECUTION_STARTED = "execution_started"
+        EXECUTION_END = "execution_end"
+        EXECUTION_ENDED = "execution_ended"
+        EXECUTION_STAGE_COMPLETED = "execution_completed"
+        PENDING_POST_PROCESSING = "pending_post_processing"
+        POST_PROCESSING_PENDING = "post_processing_pending"
+        POST_PROCESSING = "post_processing"
+        POST_PROCESSING_STARTED = "post_processing_started"
+        POST_PROCESSING_ENDED = "post_processing_ended"
+        READY = "ready"
+        FAILED = "failed"
+        ABORTED = "aborted"
+        PENDING_DELETION = "pending deletion"
+        DELETION_FAILED = "deletion failed"
+        DELETED = "deleted"
+        UNKNOWN = "unknown"
+
+        @classmethod
+        def terminal_statuses(cls) -> set[Status]:
+            """Statuses from which the execution can't continue (from 22.8 on)."""
+            ...
+
+else:
+    Status = build_status(VOCABULARY)
+
+TERMINAL: frozenset[Status] = frozenset(Status[name] for name in VOCABULARY.terminal)
+"""The members from which a job does not go on: `Status.terminal_statuses()` where the release
+has it; else ready, failed and aborted, plus deleted and deletion failed where it has them."""
+
+
+def _reference_from_dict(run_status: Any, status: Any, inp: Any) -> Any:
+    """iqm-client's ``RunStatus.from_dict``, on the given classes."""
+    input_copy: dict[str, Any] = inp.copy()
+    return run_status(status=status(input_copy.pop("status")), **input_copy)
+
+
+def _reference_from_json(
+    run_status: Any,
+    status: Any,
+    vocabulary: Vocabulary,
+    raw: Union[bytes, bytearray, memoryview, str],
+) -> Any:
+    """What the release's client does with a status body: ``RunStatus.from_dict(json.loads(raw))``
+    where its `RunStatus` has ``from_dict``, else ``RunStatus.model_validate(json.loads(raw))``."""
+    if isinstance(raw, memoryview):
+        raw = raw.tobytes()
+    value = json.loads(raw)
+    if not vocabulary.has_from_dict:
+        return BaseModel.model_validate.__func__(run_status, value)  # type: ignore[attr-defined]
+    if not isinstance(value, dict):
+        raise TypeError(
+            f"a job status must be a JSON object at the top level, not {type(value).__name__}"
+        )
+    return _reference_from_dict(run_status, status, value)
 
 
 def pure_from_dict(inp: dict[str, Union[str, dict[str, Any]]]) -> RunStatus:
     """Parses the result from a dict.
 
-    The reference algorithm of iqm-client 17.2's ``RunStatus.from_dict``, in pure Python.
+    The reference algorithm of iqm-client's ``RunStatus.from_dict`` (releases 15.0 to 22.5), in
+    pure Python, with the `Status` in use.
 
     Args:
         inp: value to parse, has to map to RunResult
@@ -73,14 +239,15 @@ def pure_from_dict(inp: dict[str, Union[str, dict[str, Any]]]) -> RunStatus:
     Returns:
         parsed job status
     """
-    input_copy: dict[str, Any] = inp.copy()
-    return RunStatus(status=Status(input_copy.pop("status")), **input_copy)
+    return _reference_from_dict(RunStatus, Status, inp)  # type: ignore[no-any-return]
 
 
 def pure_from_json(raw: Union[bytes, bytearray, memoryview, str]) -> RunStatus:
-    """Parses a job status from raw JSON: ``RunStatus.from_dict(json.loads(raw))``.
+    """Parses a job status from raw JSON, as the client of `CLIENT_RELEASE` parses a body.
 
-    The pure-Python path; a ``memoryview`` is read as bytes.
+    ``RunStatus.from_dict(json.loads(raw))`` for releases whose `RunStatus` has ``from_dict``
+    (up to 22.5), ``RunStatus.model_validate(json.loads(raw))`` from 22.6 on. The pure-Python
+    path; a ``memoryview`` is read as bytes.
 
     Args:
         raw: the JSON document, as ``bytes``, ``bytearray``, ``memoryview`` or ``str``
@@ -90,19 +257,13 @@ def pure_from_json(raw: Union[bytes, bytearray, memoryview, str]) -> RunStatus:
 
     Raises:
         json.JSONDecodeError: malformed JSON
-        TypeError: the top-level JSON value is not an object
-        KeyError: ``status`` is missing
-        ValueError: ``status`` is not one of the known values
-        pydantic.ValidationError: ``message`` or ``warnings`` has the wrong type
+        TypeError: (with ``from_dict``) the top-level JSON value is not an object
+        KeyError: (with ``from_dict``) ``status`` is missing
+        ValueError: (with ``from_dict``) ``status`` is not one of the known values
+        pydantic.ValidationError: ``message`` or ``warnings`` has the wrong type; with
+            ``model_validate``, any invalid document
     """
-    if isinstance(raw, memoryview):
-        raw = raw.tobytes()
-    value = json.loads(raw)
-    if not isinstance(value, dict):
-        raise TypeError(
-            f"a job status must be a JSON object at the top level, not {type(value).__name__}"
-        )
-    return pure_from_dict(value)
+    return _reference_from_json(RunStatus, Status, VOCABULARY, raw)  # type: ignore[no-any-return]
 
 
 _from_dict = _core.from_dict if NATIVE else pure_from_dict
@@ -162,25 +323,100 @@ def _pydantic_validate_json(json_data: Any) -> RunStatus:
     return BaseModel.model_validate_json.__func__(RunStatus, json_data)  # type: ignore[attr-defined,no-any-return]
 
 
+class BatchToolsUnavailable(ImportError):
+    """The batch tools and the poller do not parse this release's statuses (yet)."""
+
+
 def ensure_native() -> None:
     """Registers the model with the Rust core even when ``IQM_RUNSTATUS_PURE`` is set: the batch
-    tools have no pure counterpart and need it (the single-payload entry points stay pure)."""
-    global _registered
-    if not _registered:
-        from . import _core as core
+    tools have no pure counterpart and need it (the single-payload entry points stay pure).
 
-        core.init(
-            RunStatus,
-            Status,
-            pure_from_dict,
-            pure_from_json,
-            _pydantic_validate_python,
-            _pydantic_validate_json,
+    Raises:
+        BatchToolsUnavailable: the core does not know the vocabulary in use (`_core_supports`)
+    """
+    global _registered
+    if _registered:
+        return
+    if not _core_supports(VOCABULARY):
+        raise BatchToolsUnavailable(
+            f"iqm_runstatus: StatusBatch, parse_many, JobTracker and StatusPoller parse only "
+            f"iqm-client 17.2's five statuses for now, and this process mirrors iqm-client "
+            f"{CLIENT_RELEASE} ({len(VOCABULARY.members)} statuses; chosen: "
+            f"{CLIENT_RELEASE_SOURCE}). RunStatus.from_json and the other single-payload entry "
+            "points work for every release from " + SUPPORTED_RANGE + "."
         )
-        _registered = True
+    from . import _core as core
+
+    arguments: list[Any] = [
+        RunStatus,
+        Status,
+        pure_from_dict,
+        pure_from_json,
+        _pydantic_validate_python,
+        _pydantic_validate_json,
+    ]
+    if _core_takes_terminal(core):
+        arguments.insert(2, TERMINAL)
+    core.init(*arguments)
+    _registered = True
+
+
+def _core_takes_terminal(core: Any) -> bool:
+    """Whether ``core.init`` has the ``terminal`` argument (its seven-argument form)."""
+    signature = getattr(core.init, "__text_signature__", None) or ""
+    return "terminal" in signature
 
 
 _registered = False
 if NATIVE:
     ensure_native()
     _core.speed_up_class_lookups(_ModelMetaclass)
+
+
+class ClientModels(NamedTuple):
+    """The two classes of one iqm-client release: ``RunStatus, Status = models_for_release(r)``."""
+
+    RunStatus: Any
+    Status: Any
+
+
+def models_for_release(release: str) -> ClientModels:
+    """`RunStatus` and `Status` as iqm-client ``release`` defines them (15.0 to 32.1.1).
+
+    For the release in use (same vocabulary as `CLIENT_RELEASE`) these are the package's own,
+    accelerated classes. For another, they are classes of their own, built once per vocabulary
+    from the same table and the same field definitions, on the pure path: ``from_dict``,
+    ``from_json`` (with the release's semantics), ``model_validate`` and
+    ``model_validate_json`` give that release's results and exceptions. They are not the
+    package's `RunStatus` (``isinstance`` tells them apart), do not pickle (they are not
+    importable by name), and the batch tools do not take them.
+
+    Raises:
+        ValueError: ``release`` is not a release from 15.0 to 32.1.1
+    """
+    vocabulary = vocabulary_for(release)
+    if vocabulary == VOCABULARY:
+        return ClientModels(RunStatus, Status)
+    return _pure_models(vocabulary)
+
+
+@functools.cache
+def _pure_models(vocabulary: Vocabulary) -> ClientModels:
+    # Named as the release names them (enum errors quote the qualified name), in a module that
+    # cannot be imported, so that pickling them fails instead of unpickling as another class.
+    module = f"{__name__}.models_for_release"
+    status = build_status(vocabulary, module=module)
+    fields: dict[str, Any] = {
+        name: (status if name == "status" else field.annotation, copy.deepcopy(field))
+        for name, field in RunStatus.model_fields.items()
+    }
+    run_status: Any = create_model(
+        "RunStatus", __doc__=RunStatus.__doc__, __module__=module, **fields
+    )
+    from_dict: Callable[[Any], Any] = functools.partial(_reference_from_dict, run_status, status)
+    from_json: Callable[[Any], Any] = functools.partial(
+        _reference_from_json, run_status, status, vocabulary
+    )
+    run_status.from_dict = staticmethod(from_dict)
+    run_status.from_json = staticmethod(from_json)
+    return ClientModels(run_status, status)
