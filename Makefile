@@ -298,8 +298,8 @@ test-clients: $(CLIENTS_WHEEL)/.built ## test the wheel against each iqm-client 
 			sha256sum < $$wheel > $$venv/.wheel; \
 		fi; \
 		echo "=== iqm-client $$release"; \
-		IQM_RUNSTATUS_ORACLE=installed IQM_RUNSTATUS_INSTALLED=1 \
-			$$venv/bin/python -m pytest -q -p no:cacheprovider $(CLIENTS_TESTS) || failed="$$failed $$release"; \
+		env -u IQM_RUNSTATUS_CLIENT_RELEASE IQM_RUNSTATUS_ORACLE=installed IQM_RUNSTATUS_INSTALLED=1 \
+			$$venv/bin/python -m pytest -q --tb=short -p no:cacheprovider $(CLIENTS_TESTS) || failed="$$failed $$release"; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-clients failed with iqm-client$$failed" >&2; exit 1; fi
 

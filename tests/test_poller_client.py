@@ -32,7 +32,7 @@ PENDING = next(member.value for member in RefStatus if member.value not in TERMI
 
 @pytest.fixture(autouse=True)
 def no_proxy_or_token(monkeypatch):
-    clear_environment(monkeypatch, "IQM_TOKEN", "IQM_TOKENS_FILE")
+    clear_environment(monkeypatch, "IQM_TOKEN", "IQM_TOKENS_FILE", "IQM_CLIENT_API_VARIANT")
 
 
 def jwt(expires_in: float, name: str) -> str:
