@@ -250,6 +250,59 @@ test-pythons: wheels ## test the installed wheel of each supported Python in a f
 		esac; \
 	done
 
+# ---------------------------------------------------------------------------------------------
+# The iqm-client releases the package stands in for, each in a virtualenv of its own.
+
+# A sample of the release line that has `RunStatus` (15.0 to 32.1.1): each vocabulary, both
+# ways of parsing a status body (`from_dict` up to 22.5, `model_validate` after), and the
+# clients' three ways of storing their URL.
+CLIENT_RELEASES ?= 15.4 17.2 18.8 20.17 22.16 24.3.0 29.14.0 32.1.1
+CLIENTS_DIR := build/clients
+CLIENTS_WHEEL := $(CLIENTS_DIR)/wheel
+# iqm-client 15.x to 17.x install on CPython 3.9 to 3.11 and 18.x on from 3.10: 3.11 takes all.
+CLIENTS_PYTHON := 3.11
+# The differential tests against the installed release, the patch end to end, and the poller
+# with that release's IQMClient; they need pytest and hypothesis only, not the Arrow and Dask
+# readers of requirements-test.txt.
+CLIENTS_TESTS := tests/test_client_release.py tests/test_poller_client.py
+CLIENTS_REQUIREMENTS = $$(grep -E '^(pytest|hypothesis)[<>=~!]' requirements-test.txt)
+
+# One wheel for every release's virtualenv, built from the development virtualenv's
+# interpreter so that cargo reuses what `make build` compiled.
+$(CLIENTS_WHEEL)/.built: $(INSTALLED) $(RUST_SOURCES) Cargo.lock build.rs $(PY_SOURCES) \
+		python/iqm_runstatus/_core.pyi pyproject.toml README.md
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo \
+		"make test-clients needs the virtualenv on CPython $(CLIENTS_PYTHON): make PYTHON=python$(CLIENTS_PYTHON) test-clients" >&2; exit 1; }
+	rm -rf $(CLIENTS_WHEEL)
+	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin build --quiet --release --interpreter $(PY) --out $(CLIENTS_WHEEL)
+	touch $@
+
+# A virtualenv is made once for its release, test requirements and pyproject.toml (the
+# package's own dependencies), and kept; a new wheel is swapped into it. Every release runs,
+# then the ones that failed are named.
+.PHONY: test-clients
+test-clients: $(CLIENTS_WHEEL)/.built ## test the wheel against each iqm-client release of CLIENT_RELEASES, in a virtualenv each
+	@set -e; wheel=$$(ls $(CLIENTS_WHEEL)/*.whl); requirements="$(CLIENTS_REQUIREMENTS)"; failed=; \
+	for release in $(CLIENT_RELEASES); do \
+		venv=$(CLIENTS_DIR)/$$release; \
+		stamp="iqm-client==$$release $$(echo $$requirements) $$(sha256sum < pyproject.toml)"; \
+		if [ "$$(cat $$venv/.made-for 2>/dev/null)" != "$$stamp" ]; then \
+			echo "=== iqm-client $$release: a fresh virtualenv"; \
+			rm -rf $$venv; $(PY) -m venv $$venv; \
+			$$venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip; \
+			$$venv/bin/python -m pip install --quiet "iqm-client==$$release" $$wheel $$requirements; \
+			echo "$$stamp" > $$venv/.made-for; sha256sum < $$wheel > $$venv/.wheel; \
+		elif [ "$$(cat $$venv/.wheel)" != "$$(sha256sum < $$wheel)" ]; then \
+			$$venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
+				--force-reinstall $$wheel; \
+			sha256sum < $$wheel > $$venv/.wheel; \
+		fi; \
+		echo "=== iqm-client $$release"; \
+		env -u IQM_RUNSTATUS_CLIENT_RELEASE IQM_RUNSTATUS_ORACLE=installed IQM_RUNSTATUS_INSTALLED=1 \
+			$$venv/bin/python -m pytest -q --tb=short -p no:cacheprovider $(CLIENTS_TESTS) || failed="$$failed $$release"; \
+	done; \
+	if [ -n "$$failed" ]; then echo "test-clients failed with iqm-client$$failed" >&2; exit 1; fi
+
 clean: ## remove build products and the virtualenv
 	cargo clean
 	rm -rf $(VENV) $(DEBUG_VENV) .pytest_cache .hypothesis .benchmarks $(DIST) build

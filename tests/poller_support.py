@@ -1,12 +1,14 @@
 """A loopback status server for the `StatusPoller` tests: real HTTP on 127.0.0.1, port 0.
 
 Each job answers its current body (``set``), or first the scripted responses queued for it
-(``script``); an unknown job gets 404. Every request is recorded with its time and headers.
+(``script``); an unknown job gets 404. Other paths answer what ``routes`` holds for them.
+Every request is recorded with its time and headers.
 """
 
 from __future__ import annotations
 
 import http.server
+import json
 import os
 import socketserver
 import threading
@@ -47,6 +49,8 @@ class StatusServer:
         self.bodies: dict[str, bytes] = {}
         self.scripts: dict[str, list[Reply]] = defaultdict(list)
         self.requests: list[Seen] = []
+        self.routes: dict[str, bytes] = {}
+        """bodies for whole paths that are not a job's status (``/about``, say)"""
         self.lock = threading.Lock()
         self.connections = 0
         server = self
@@ -79,8 +83,6 @@ class StatusServer:
         return f"http://127.0.0.1:{self.port}{self.prefix}"
 
     def set(self, job_id: str, status: str, **fields: Any) -> None:
-        import json
-
         with self.lock:
             self.bodies[job_id] = json.dumps({"status": status, **fields}).encode()
 
@@ -111,7 +113,9 @@ class StatusServer:
                 Seen(job_id, time.monotonic(), dict(handler.headers), handler.path)
             )
             queued = self.scripts.get(job_id)
-            if queued:
+            if not job_id and path in self.routes:
+                reply = Reply(body=self.routes[path])
+            elif queued:
                 reply = queued.pop(0)
             elif job_id in self.bodies:
                 reply = Reply(body=self.bodies[job_id])
@@ -220,3 +224,28 @@ def clear_environment(monkeypatch: Any, *extra: str) -> None:
     for name in (*NETWORK_VARIABLES, *extra):
         monkeypatch.delenv(name, raising=False)
         monkeypatch.delenv(name.lower(), raising=False)
+
+
+def iqm_client(server: StatusServer, **kwargs: Any) -> Any:
+    """An ``IQMClient`` of the installed iqm-client release for ``server``'s URL.
+
+    From 29.0 the client asks the server's ``/about`` at construction which station-control
+    service it is; the server answers as one matching the installed station-control client.
+    The construction's warnings (the server lists no compatible client libraries, the V1 API
+    is deprecated) are not what the tests look at.
+    """
+    import warnings
+    from importlib import metadata
+
+    from iqm.iqm_client import IQMClient
+
+    try:
+        station_control = metadata.version("iqm-station-control-client")
+    except metadata.PackageNotFoundError:
+        pass
+    else:
+        about = {"software_versions": {"iqm-station-control-client": station_control}}
+        server.routes[f"{server.prefix}/about"] = json.dumps(about).encode()
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")
+        return IQMClient(server.url, **kwargs)

@@ -18,8 +18,11 @@ if TYPE_CHECKING:
 
 __all__ = ["StatusPoller"]
 
-# iqm-client 17.2 refreshes a token that has less than this many seconds left.
+# iqm-client refreshes a token that has less than this many seconds left (every release
+# from 15.0 to 32.1.1).
 REFRESH_MARGIN_SECONDS = 60.0
+# Stands for the job id in a client's status URL, to find where the id goes.
+_JOB_ID_MARK = "00000000-0000-0000-0000-000000000000"
 # How often an `async for` that saw no change services the poller all the same (a header
 # refresh that falls due wakes no one).
 ASYNC_IDLE_SECONDS = 1.0
@@ -41,6 +44,30 @@ def _seconds_left(authorization: Optional[str]) -> Optional[float]:
     return expires - time.time()
 
 
+def _client_base_url(client: Any) -> str:
+    """The URL an ``IQMClient``'s ``/jobs/{job_id}/status`` hangs from.
+
+    Up to iqm-client 18.5 the client keeps its URL as ``_base_url``. From 18.6 its ``_api``
+    (an ``APIConfig``) builds each endpoint's URL, from ``iqm_server_url`` and the API variant
+    (18.6 to 28.x) or from ``station_control_url`` (29.0 on); it is asked for the status URL,
+    so that the variant's path is the one polled.
+    """
+    api = getattr(client, "_api", None)
+    if api is None:
+        return str(client._base_url)
+    endpoint = next((e for e in api.urls if getattr(e, "name", None) == "GET_JOB_STATUS"), None)
+    if endpoint is None:
+        raise ValueError("this client's API has no job status endpoint")
+    url = str(api.url(endpoint, _JOB_ID_MARK))
+    suffix = f"/jobs/{_JOB_ID_MARK}/status"
+    if not url.endswith(suffix):
+        raise ValueError(
+            f"this client polls job statuses at {url.replace(_JOB_ID_MARK, '{job_id}')}; "
+            "StatusPoller polls {base_url}/jobs/{job_id}/status only"
+        )
+    return url[: -len(suffix)]
+
+
 class StatusPoller(_core.StatusPoller):
     """Polls ``GET {base_url}/jobs/{job_id}/status`` for many jobs from threads of its own.
 
@@ -51,14 +78,17 @@ class StatusPoller(_core.StatusPoller):
 
     @classmethod
     def from_client(cls, client: Any, **kwargs: Any) -> StatusPoller:
-        """A poller for the server of an ``IQMClient`` (iqm-client 17.2), with its
+        """A poller for the server of an ``IQMClient`` (iqm-client 15.0 to 32.1.1), with its
         ``User-Agent`` and ``Authorization``.
 
         The client is asked for its headers on the first ``add``, again when the token has
         less than a minute left (it refreshes the token then), and once when the server
         answers 401 or 403. The thread that iterates or waits asks it.
+
+        Raises ``ValueError`` for a client whose status URL does not end in
+        ``/jobs/{job_id}/status`` (the V2 API variant of iqm-client 18.6 to 24.x).
         """
-        base_url = client._base_url
+        base_url = _client_base_url(client)
 
         def provider() -> tuple[Mapping[str, str], Optional[float]]:
             headers = dict(client._default_headers())
