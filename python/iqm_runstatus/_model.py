@@ -13,7 +13,7 @@ import os
 import platform
 import sys
 from enum import Enum
-from typing import TYPE_CHECKING, Any, Optional, Union
+from typing import TYPE_CHECKING, Any, Final, Optional, Union
 
 from pydantic import BaseModel, Field
 from pydantic._internal._model_construction import ModelMetaclass
@@ -162,6 +162,10 @@ def _pydantic_validate_json(json_data: Any) -> RunStatus:
     return BaseModel.model_validate_json.__func__(RunStatus, json_data)  # type: ignore[attr-defined,no-any-return]
 
 
+TERMINAL_STATUSES: Final[frozenset[Status]] = frozenset({Status.READY, Status.FAILED, Status.ABORTED})
+"""The statuses a job never leaves: the core's terminal set, which the tracker and the poller use."""
+
+
 def ensure_native() -> None:
     """Registers the model with the Rust core even when ``IQM_RUNSTATUS_PURE`` is set: the batch
     tools have no pure counterpart and need it (the single-payload entry points stay pure)."""
@@ -172,6 +176,7 @@ def ensure_native() -> None:
         core.init(
             RunStatus,
             Status,
+            TERMINAL_STATUSES,
             pure_from_dict,
             pure_from_json,
             _pydantic_validate_python,

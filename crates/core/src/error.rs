@@ -37,7 +37,7 @@ pub enum Error {
     TooManyDigits,
     /// The object has no `status` key.
     MissingStatus,
-    /// `status` is a string, but not one of the five known values.
+    /// `status` is a string, but not one of the vocabulary's values.
     UnknownStatus,
     /// A field holds a value of a type the model does not accept.
     WrongType(Field),
@@ -49,6 +49,8 @@ pub enum Error {
     BadState(&'static str),
     /// A worker thread of a parallel parse stopped without a result.
     WorkerFailed,
+    /// A set of statuses that cannot be a vocabulary (see `status::Vocabulary::new`).
+    BadVocabulary(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -64,6 +66,7 @@ impl fmt::Display for Error {
             Error::TooLarge => f.write_str("too many distinct strings for one batch"),
             Error::BadState(why) => write!(f, "not a valid batch state: {why}"),
             Error::WorkerFailed => f.write_str("a parse worker thread failed"),
+            Error::BadVocabulary(why) => f.write_str(why),
         }
     }
 }
