@@ -162,8 +162,10 @@ def _pydantic_validate_json(json_data: Any) -> RunStatus:
     return BaseModel.model_validate_json.__func__(RunStatus, json_data)  # type: ignore[attr-defined,no-any-return]
 
 
-TERMINAL_STATUSES: Final[frozenset[Status]] = frozenset({Status.READY, Status.FAILED, Status.ABORTED})
-"""The statuses a job never leaves: the core's terminal set, which the tracker and the poller use."""
+TERMINAL_STATUSES: Final[frozenset[Status]] = frozenset(
+    {Status.READY, Status.FAILED, Status.ABORTED}
+)
+"""The statuses a job never leaves: the core's terminal set, for the tracker and the poller."""
 
 
 def ensure_native() -> None:
