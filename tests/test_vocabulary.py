@@ -237,6 +237,48 @@ def latest_poller(core: Any) -> dict[str, str]:
     return {job: status.status.value for job, status in sorted(done.items())}
 
 
+def refused_vocabularies() -> list[str]:
+    """What ``init`` says of enums that cannot be a vocabulary; then the good model registers
+    (a refused ``init`` leaves nothing half-registered)."""
+    from enum import Enum
+
+    core = client_32.load_core()
+    big = Enum("Big", {f"S{i}": f"s{i}" for i in range(256)}, type=str)  # type: ignore[misc]
+    empty = Enum("Empty", {}, type=str)  # type: ignore[misc]
+    plain = Enum("Plain", {"A": 1})
+    messages = []
+    for replace in (
+        {"status_enum": big, "terminal": ()},
+        {"status_enum": empty, "terminal": ()},
+        {"status_enum": plain, "terminal": ()},
+        {"terminal": ["ready"]},
+    ):
+        try:
+            client_32.register(core, **replace)
+        except (TypeError, ValueError) as error:
+            messages.append(f"{type(error).__name__}: {error}")
+    client_32.register(core)
+    assert core.from_json(b'{"status":"deleted"}').status is client_32.Status.DELETED
+    with pytest.raises(RuntimeError, match="already"):
+        client_32.register(core)
+    return messages
+
+
+def test_what_cannot_be_a_vocabulary_is_refused_clearly() -> None:
+    script = (
+        f"{IMPORT_SUPPORT}import json\nimport test_vocabulary\n"
+        "print(json.dumps(test_vocabulary.refused_vocabularies()))\n"
+    )
+    env = {**os.environ, "IQM_RUNSTATUS_PURE": "1"}
+    proc = run_python("-c", script, env=env, cwd=TESTS_DIR, timeout=300)
+    assert json.loads(proc.stdout.splitlines()[-1]) == [
+        "ValueError: a Status enum has more than 255 members",
+        "ValueError: a Status enum has no members",
+        "TypeError: not the RunStatus model: Status must be a (str, Enum)",
+        "TypeError: not the RunStatus model: each terminal status must be a Status member",
+    ]
+
+
 def test_the_poller_stops_at_the_registered_terminal_set() -> None:
     assert run_with_latest("latest_poller") == {
         "busy": "ready",

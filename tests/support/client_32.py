@@ -21,6 +21,7 @@ __all__ = [
     "Status",
     "pure_from_dict",
     "pure_from_json",
+    "load_core",
     "pure_path_calls",
     "register",
 ]
@@ -112,9 +113,9 @@ def _validate_json(json_data: Any) -> RunStatus:
     return BaseModel.model_validate_json.__func__(RunStatus, json_data)  # type: ignore[attr-defined,no-any-return]
 
 
-def register() -> types.ModuleType:
-    """Imports ``iqm_runstatus._core`` under a bare stand-in of its package (whose ``__init__``
-    would register the package's own model) and registers this model; returns the module."""
+def load_core() -> types.ModuleType:
+    """Imports ``iqm_runstatus._core`` under a bare stand-in of its package, whose ``__init__``
+    would register the package's own model."""
     if "iqm_runstatus" in sys.modules:
         raise RuntimeError("the package is imported already: register in a fresh interpreter")
     spec = importlib.util.find_spec("iqm_runstatus")
@@ -124,14 +125,23 @@ def register() -> types.ModuleType:
     package.__path__ = list(spec.submodule_search_locations)
     package.__spec__ = spec
     sys.modules["iqm_runstatus"] = package
-    core = importlib.import_module("iqm_runstatus._core")
-    core.init(
-        RunStatus,
-        Status,
-        TERMINAL,
-        _counted(pure_from_dict),
-        _counted(pure_from_json),
-        _validate_python,
-        _validate_json,
-    )
+    return importlib.import_module("iqm_runstatus._core")
+
+
+def register(core: Optional[types.ModuleType] = None, **replace: Any) -> types.ModuleType:
+    """Registers this model (with `replace`'s arguments of ``init`` instead, if given) with the
+    core `load_core` gives; returns the core."""
+    if core is None:
+        core = load_core()
+    arguments = {
+        "run_status": RunStatus,
+        "status_enum": Status,
+        "terminal": TERMINAL,
+        "pure_from_dict": _counted(pure_from_dict),
+        "pure_from_json": _counted(pure_from_json),
+        "pydantic_validate_python": _validate_python,
+        "pydantic_validate_json": _validate_json,
+    }
+    arguments.update(replace)
+    core.init(*arguments.values())
     return core

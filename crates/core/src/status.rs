@@ -36,13 +36,78 @@ impl StatusCode {
     }
 }
 
-/// The states of one `Status` enum: their values in the enum's order, which are terminal, and
-/// a table that finds a value's code with one hash and one compare.
+/// The states of one `Status` enum: their values in the enum's order, which are terminal, a
+/// table that finds a value's code with one hash and one compare, and one that finds a value
+/// written plainly in JSON text by its first byte.
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vocabulary {
     values: Box<[Box<[u8]>]>,
     terminal: Box<[bool]>,
     lookup: Lookup,
+    plain: PlainValues,
+}
+
+/// The values a JSON string holds as they are (no byte that needs an escape), each followed by
+/// its closing quote, grouped by first byte: the scanner compares the text after an opening
+/// quote with the few that start as it does, and so needs not find the string's end first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PlainValues {
+    /// Per first byte: where its codes start in `codes`, and how many there are.
+    by_first: Box<[(u8, u8)]>,
+    /// Codes, grouped by first byte, in enum order within a group.
+    codes: Box<[u8]>,
+    /// Per code: the value and `"`; empty for a value that is not plain.
+    quoted: Box<[Box<[u8]>]>,
+}
+
+impl PlainValues {
+    fn build(values: &[Box<[u8]>]) -> PlainValues {
+        let is_plain = |value: &[u8]| {
+            !value
+                .iter()
+                .any(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+        };
+        let quoted: Box<[Box<[u8]>]> = values
+            .iter()
+            .map(|value| match value.first() {
+                Some(_) if is_plain(value) => [value.as_ref(), b"\"".as_slice()]
+                    .concat()
+                    .into_boxed_slice(),
+                _ => Box::default(),
+            })
+            .collect();
+        let mut by_first = vec![(0u8, 0u8); 256];
+        let mut codes = Vec::with_capacity(values.len());
+        for first in 0..=u8::MAX {
+            let start = codes.len() as u8;
+            codes.extend((0..quoted.len() as u8).filter(|&code| {
+                quoted.get(usize::from(code)).and_then(|q| q.first()) == Some(&first)
+            }));
+            if let Some(slot) = by_first.get_mut(usize::from(first)) {
+                *slot = (start, codes.len() as u8 - start);
+            }
+        }
+        PlainValues {
+            by_first: by_first.into_boxed_slice(),
+            codes: codes.into_boxed_slice(),
+            quoted,
+        }
+    }
+}
+
+/// Whether `a` and `b` are equal, for short slices in a few word compares rather than a call.
+#[inline(always)]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    fn halves<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+        a.first_chunk::<N>() == b.first_chunk::<N>() && a.last_chunk::<N>() == b.last_chunk::<N>()
+    }
+    match a.len() {
+        len if len != b.len() => false,
+        16..=32 => halves::<16>(a, b),
+        8..=15 => halves::<8>(a, b),
+        4..=7 => halves::<4>(a, b),
+        _ => a == b,
+    }
 }
 
 /// Finds a value's code: a perfect hash of a value's length and three of its bytes, found
@@ -133,10 +198,12 @@ impl Vocabulary {
         }
         let terminal = stored.iter().map(|value| terminal(value)).collect();
         let lookup = Lookup::build(&stored);
+        let plain = PlainValues::build(&stored);
         Ok(Vocabulary {
             values: stored.into_boxed_slice(),
             terminal,
             lookup,
+            plain,
         })
     }
 
@@ -188,7 +255,7 @@ impl Vocabulary {
                 let code = slots
                     .get(slot_of(hash_key(value), *multiplier, *shift))?
                     .checked_sub(1)?;
-                (**self.values.get(usize::from(code))? == *value).then_some(StatusCode(code))
+                short_eq(self.values.get(usize::from(code))?, value).then_some(StatusCode(code))
             }
             Lookup::Search => self
                 .values
@@ -196,6 +263,28 @@ impl Vocabulary {
                 .position(|known| **known == *value)
                 .map(|index| StatusCode(index as u8)),
         }
+    }
+}
+
+impl Vocabulary {
+    /// The state whose value `text` (JSON text just after a string's opening quote) holds as
+    /// it is, and the length of that value with its closing quote; `None` when the string is
+    /// no value written plainly (it may still be one written with escapes).
+    #[inline(always)]
+    pub fn plain_value_at(&self, text: &[u8]) -> Option<(StatusCode, usize)> {
+        let plain = &self.plain;
+        let &(start, count) = plain.by_first.get(usize::from(*text.first()?))?;
+        let start = usize::from(start);
+        for &code in plain.codes.get(start..start + usize::from(count))? {
+            let quoted = plain.quoted.get(usize::from(code))?;
+            if text
+                .get(..quoted.len())
+                .is_some_and(|head| short_eq(head, quoted))
+            {
+                return Some((StatusCode(code), quoted.len()));
+            }
+        }
+        None
     }
 }
 
@@ -370,6 +459,50 @@ mod tests {
         assert_eq!(seed().code_of(b"post_processing_ended"), None);
         assert_eq!(latest().code_of(b"pending compilation"), None);
         assert_eq!(latest().code_of(b"pending execution"), None);
+    }
+
+    #[test]
+    fn plain_values_are_found_in_json_text() {
+        for vocabulary in [seed(), latest()] {
+            for status in vocabulary.codes() {
+                let value = vocabulary.value(status);
+                let text = [value, b"\",\"message\":null}"].concat();
+                assert_eq!(
+                    vocabulary.plain_value_at(&text),
+                    Some((status, value.len() + 1))
+                );
+                // The string must end where the value does.
+                let longer = [value, b"x\"}"].concat();
+                assert_eq!(vocabulary.plain_value_at(&longer), None);
+                assert_eq!(vocabulary.plain_value_at(&text[..value.len()]), None);
+            }
+            assert_eq!(vocabulary.plain_value_at(b"rea\\u0064y\""), None);
+            assert_eq!(vocabulary.plain_value_at(b""), None);
+        }
+        // A value with a byte JSON escapes is left to the general parse.
+        let odd = Vocabulary::new(["a\"b", "tab\there", "caf\u{e9}", "a"], |_| false).unwrap();
+        assert_eq!(odd.plain_value_at(b"a\"b\""), Some((StatusCode(3), 2)));
+        assert_eq!(odd.plain_value_at(b"tab\there\""), None);
+        assert_eq!(
+            odd.plain_value_at("caf\u{e9}\"".as_bytes()),
+            Some((StatusCode(2), 6))
+        );
+        assert_eq!(odd.code_of(b"a\"b"), Some(StatusCode(0)));
+    }
+
+    #[test]
+    fn short_compares_agree_with_slices() {
+        let text: Vec<u8> = (0..40u8).collect();
+        for len in 0..40 {
+            for flip in 0..len {
+                let a = &text[..len];
+                let mut b = a.to_vec();
+                assert!(short_eq(a, &b));
+                b[flip] ^= 1;
+                assert!(!short_eq(a, &b), "{len} {flip}");
+            }
+            assert!(!short_eq(&text[..len], &text[..len + 1]));
+        }
     }
 
     #[test]

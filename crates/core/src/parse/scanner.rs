@@ -247,18 +247,12 @@ impl<'a, 'v> Scanner<'a, 'v> {
         found.then_some(field)
     }
 
-    /// One of the vocabulary's values, written plainly: the string up to its closing quote,
-    /// looked up whole (one with an escape or a non-ASCII byte gives up).
+    /// One of the vocabulary's values, written plainly (one with an escape gives up).
     #[inline(always)]
     fn status_value(&mut self) -> Option<StatusCode> {
         self.eat(b'"')?;
-        let start = self.at;
-        let end = start + unescaped_ascii_run(self.input, start);
-        if self.input.get(end) != Some(&b'"') {
-            return None;
-        }
-        let status = self.vocabulary.code_of(self.input.get(start..end)?)?;
-        self.at = end + 1;
+        let (status, len) = self.vocabulary.plain_value_at(self.input.get(self.at..)?)?;
+        self.at += len;
         Some(status)
     }
 
