@@ -19,9 +19,9 @@ __all__ = [
     "TERMINAL",
     "RunStatus",
     "Status",
+    "load_core",
     "pure_from_dict",
     "pure_from_json",
-    "load_core",
     "pure_path_calls",
     "register",
 ]

@@ -52,12 +52,11 @@ pub struct Vocabulary {
 /// quote with the few that start as it does, and so needs not find the string's end first.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct PlainValues {
-    /// Per first byte: where its codes start in `codes`, and how many there are.
-    by_first: Box<[(u8, u8)]>,
-    /// Codes, grouped by first byte, in enum order within a group.
-    codes: Box<[u8]>,
-    /// Per code: the value and `"`; empty for a value that is not plain.
-    quoted: Box<[Box<[u8]>]>,
+    /// Per first byte: the range of `entries` that starts with it.
+    by_first: Box<[(u8, u8); 256]>,
+    /// Each plain value's state and its text with the closing quote, grouped by first byte, in
+    /// enum order within a group.
+    entries: Box<[(StatusCode, Box<[u8]>)]>,
 }
 
 impl PlainValues {
@@ -67,30 +66,22 @@ impl PlainValues {
                 .iter()
                 .any(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
         };
-        let quoted: Box<[Box<[u8]>]> = values
-            .iter()
-            .map(|value| match value.first() {
-                Some(_) if is_plain(value) => [value.as_ref(), b"\"".as_slice()]
-                    .concat()
-                    .into_boxed_slice(),
-                _ => Box::default(),
-            })
-            .collect();
-        let mut by_first = vec![(0u8, 0u8); 256];
-        let mut codes = Vec::with_capacity(values.len());
-        for first in 0..=u8::MAX {
-            let start = codes.len() as u8;
-            codes.extend((0..quoted.len() as u8).filter(|&code| {
-                quoted.get(usize::from(code)).and_then(|q| q.first()) == Some(&first)
-            }));
-            if let Some(slot) = by_first.get_mut(usize::from(first)) {
-                *slot = (start, codes.len() as u8 - start);
+        let mut by_first = Box::new([(0u8, 0u8); 256]);
+        let mut entries = Vec::with_capacity(values.len());
+        for (first, range) in (0..=u8::MAX).zip(by_first.iter_mut()) {
+            // At most 255 values, so the positions fit a byte.
+            let start = entries.len() as u8;
+            for (code, value) in (0..=u8::MAX).zip(values) {
+                if value.first() == Some(&first) && is_plain(value) {
+                    let quoted = [value.as_ref(), b"\"".as_slice()].concat();
+                    entries.push((StatusCode(code), quoted.into_boxed_slice()));
+                }
             }
+            *range = (start, entries.len() as u8);
         }
         PlainValues {
-            by_first: by_first.into_boxed_slice(),
-            codes: codes.into_boxed_slice(),
-            quoted,
+            by_first,
+            entries: entries.into_boxed_slice(),
         }
     }
 }
@@ -272,16 +263,17 @@ impl Vocabulary {
     /// no value written plainly (it may still be one written with escapes).
     #[inline(always)]
     pub fn plain_value_at(&self, text: &[u8]) -> Option<(StatusCode, usize)> {
-        let plain = &self.plain;
-        let &(start, count) = plain.by_first.get(usize::from(*text.first()?))?;
-        let start = usize::from(start);
-        for &code in plain.codes.get(start..start + usize::from(count))? {
-            let quoted = plain.quoted.get(usize::from(code))?;
+        let &(start, end) = self.plain.by_first.get(usize::from(*text.first()?))?;
+        let candidates = self
+            .plain
+            .entries
+            .get(usize::from(start)..usize::from(end))?;
+        for (status, quoted) in candidates {
             if text
                 .get(..quoted.len())
                 .is_some_and(|head| short_eq(head, quoted))
             {
-                return Some((StatusCode(code), quoted.len()));
+                return Some((*status, quoted.len()));
             }
         }
         None
