@@ -2,7 +2,7 @@
 //! to pyarrow, polars, DuckDB and other readers through the Arrow PyCapsule interface
 //! (`__arrow_c_schema__`, `__arrow_c_stream__`), with no Python object per entry.
 //!
-//! Columns: `status` (dictionary, `uint8` keys over the five values in enum order; null for an
+//! Columns: `status` (dictionary, `uint8` keys over the `Status` values in enum order; null for an
 //! error entry), `message` (dictionary, `uint32` keys = the batch's string ids, over its table
 //! of distinct strings), `warnings` (list of strings), `error` (`"Type: message"` of an error
 //! entry). Absent and null fields both export as null. A tracker's snapshot puts `job_id` first.
@@ -29,7 +29,7 @@ use pyo3::types::PyCapsule;
 
 use crate::errors::ErrorEntry;
 use iqm_runstatus_core::columns::{Columns, Table, INVALID};
-use iqm_runstatus_core::status::StatusCode;
+use iqm_runstatus_core::status::Vocabulary;
 
 const STREAM_CAPSULE: &CStr = c"arrow_array_stream";
 const SCHEMA_CAPSULE: &CStr = c"arrow_schema";
@@ -140,7 +140,7 @@ fn nulls_where(len: usize, valid: impl FnMut(usize) -> bool) -> NullBuffer {
     NullBuffer::new(BooleanBuffer::collect_bool(len, valid))
 }
 
-fn status_array(columns: &Columns) -> Result<ArrayRef, ExportError> {
+fn status_array(columns: &Columns, vocabulary: &Vocabulary) -> Result<ArrayRef, ExportError> {
     let codes = columns.codes();
     // An error entry's key is null; its slot holds 0 rather than 255, as some readers check
     // the keys under nulls too.
@@ -152,7 +152,7 @@ fn status_array(columns: &Columns) -> Result<ArrayRef, ExportError> {
         codes.get(i).is_some_and(|&code| code != INVALID)
     });
     let keys = UInt8Array::try_new(ScalarBuffer::from(keys), Some(nulls))?;
-    let values = StringArray::from_iter_values(StatusCode::ALL.iter().map(|code| code.value()));
+    let values = StringArray::from_iter_values(vocabulary.values().map(String::from_utf8_lossy));
     Ok(Arc::new(DictionaryArray::<UInt8Type>::try_new(
         keys,
         Arc::new(values),
@@ -277,6 +277,7 @@ pub fn schema(with_job_id: bool) -> SchemaRef {
 
 /// The columns as one record batch; `errors` sorted by index, as a batch keeps them.
 pub fn record_batch(
+    vocabulary: &Vocabulary,
     columns: &Columns,
     errors: &[ErrorEntry],
     job_ids: Option<&[String]>,
@@ -291,7 +292,7 @@ pub fn record_batch(
         }
         arrays.push(Arc::new(column.into_array(None)?));
     }
-    arrays.push(status_array(columns)?);
+    arrays.push(status_array(columns, vocabulary)?);
     let warnings = warnings_array(columns, &strings)?;
     arrays.push(message_array(columns, strings)?);
     arrays.push(warnings);

@@ -5,6 +5,7 @@
 //! path does not accept is then, under the GIL, given to the pure path: its result is stored
 //! like any other entry, or its exception is kept as an error entry (code 255).
 
+use std::borrow::Cow;
 use std::collections::HashMap;
 use std::os::raw::c_int;
 use std::sync::Arc;
@@ -24,14 +25,16 @@ use crate::model::Model;
 use crate::payloads::{element_object, str_bytes, thread_count, Payloads};
 use crate::sources::{read_json_array, read_ndjson};
 use iqm_runstatus_core::columns::{Builder, Columns, OwnedEntry, Table, INVALID};
-use iqm_runstatus_core::status::StatusCode;
+use iqm_runstatus_core::status::{StatusCode, Vocabulary};
 use iqm_runstatus_core::Error as CoreError;
 
-/// The layout version of the pickled state (2: error entries keep their payload).
-const STATE_VERSION: u8 = 2;
+/// The layout version of the pickled state (2: error entries keep their payload; 3: the
+/// status values the codes stand for).
+const STATE_VERSION: u8 = 3;
 
-/// The pickled state of a batch: the columns as byte strings, and the error entries as
-/// `(index, type name, message, exception or payload)`. Pickled as a tuple in this order.
+/// The pickled state of a batch: the columns as byte strings, the error entries as
+/// `(index, type name, message, exception or payload)`, and the status values the codes
+/// number (the vocabulary's, in its order). Pickled as a tuple in this order.
 struct BatchState<'py> {
     version: u8,
     codes: Bound<'py, PyBytes>,
@@ -43,6 +46,7 @@ struct BatchState<'py> {
     lists_data: Bound<'py, PyBytes>,
     lists_ends: Bound<'py, PyBytes>,
     errors: Bound<'py, PyAny>,
+    statuses: Bound<'py, PyAny>,
 }
 
 type BatchStateTuple<'py> = (
@@ -55,6 +59,7 @@ type BatchStateTuple<'py> = (
     Bound<'py, PyBytes>,
     Bound<'py, PyBytes>,
     Bound<'py, PyBytes>,
+    Bound<'py, PyAny>,
     Bound<'py, PyAny>,
 );
 
@@ -71,6 +76,7 @@ impl<'py> BatchState<'py> {
             self.lists_data,
             self.lists_ends,
             self.errors,
+            self.statuses,
         );
         tuple.into_pyobject(py)
     }
@@ -87,6 +93,7 @@ impl<'py> BatchState<'py> {
             lists_data,
             lists_ends,
             errors,
+            statuses,
         ): BatchStateTuple<'py> = state.extract()?;
         Ok(BatchState {
             version,
@@ -99,6 +106,7 @@ impl<'py> BatchState<'py> {
             lists_data,
             lists_ends,
             errors,
+            statuses,
         })
     }
 }
@@ -106,9 +114,8 @@ impl<'py> BatchState<'py> {
 /// Many job statuses, parsed at once and kept in compact columns in Rust.
 ///
 /// ``batch[i]`` builds the ``RunStatus`` equal to ``RunStatus.from_json(payloads[i])``, or
-/// raises the exception that call raises. ``codes`` gives one byte per entry: 0 to 4 for the
-/// ``Status`` members in enum order (pending compilation, pending execution, ready, failed,
-/// aborted), 255 for an error entry.
+/// raises the exception that call raises. ``codes`` gives one byte per entry: the position of
+/// its ``Status`` member in enum order (0 for the first), 255 for an error entry.
 #[pyclass(frozen, sequence, module = "iqm_runstatus._core")]
 pub struct StatusBatch {
     columns: Columns,
@@ -247,7 +254,9 @@ impl StatusBatch {
     /// The entries in Arrow form, built once: an ``ArrowSnapshot`` that readers which take a
     /// batch as a sequence of ``RunStatus`` (``polars.DataFrame``) read as Arrow.
     fn to_arrow(&self, py: Python<'_>) -> PyResult<crate::arrow::ArrowSnapshot> {
-        let batch = py.detach(|| crate::arrow::record_batch(&self.columns, &self.errors, None))?;
+        let vocabulary = Model::get(py)?.vocabulary;
+        let batch = py
+            .detach(|| crate::arrow::record_batch(vocabulary, &self.columns, &self.errors, None))?;
         Ok(crate::arrow::ArrowSnapshot::new(batch))
     }
 
@@ -262,7 +271,9 @@ impl StatusBatch {
         requested_schema: Option<&Bound<'py, PyAny>>,
     ) -> PyResult<Bound<'py, PyCapsule>> {
         let _ = requested_schema;
-        let batch = py.detach(|| crate::arrow::record_batch(&self.columns, &self.errors, None))?;
+        let vocabulary = Model::get(py)?.vocabulary;
+        let batch = py
+            .detach(|| crate::arrow::record_batch(vocabulary, &self.columns, &self.errors, None))?;
         crate::arrow::stream_capsule(py, batch)
     }
 
@@ -444,14 +455,19 @@ impl StatusBatch {
     /// The ``Status`` of each entry; ``None`` for an error entry.
     fn statuses<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyList>> {
         let model = Model::get(py)?;
-        let items = self.columns.codes().iter().map(|&code| {
-            StatusCode::from_code(code).map_or_else(|| py.None(), |s| model.member(s).clone_ref(py))
-        });
-        PyList::new(py, items)
+        let items = self
+            .columns
+            .codes()
+            .iter()
+            .map(|&code| match StatusCode::from_code(code) {
+                Some(status) => Ok(model.member(status)?.clone_ref(py)),
+                None => Ok(py.None()),
+            });
+        PyList::new(py, items.collect::<PyResult<Vec<_>>>()?)
     }
 
-    /// One ``uint8`` per entry, read-only and shared with the batch (no copy): 0 to 4 are the
-    /// ``Status`` members in enum order, 255 an error entry.
+    /// One ``uint8`` per entry, read-only and shared with the batch (no copy): each entry's
+    /// ``Status`` member by its position in enum order, 255 an error entry.
     #[getter]
     fn codes<'py>(slf: &Bound<'py, Self>) -> PyResult<Bound<'py, PyAny>> {
         Ok(pyo3::types::PyMemoryView::from(slf.as_any())?.into_any())
@@ -539,6 +555,8 @@ impl StatusBatch {
                 (e.index, type_name, message, raise).into_pyobject(py)
             })
             .collect::<PyResult<Vec<_>>>()?;
+        let values = Model::get(py)?.vocabulary.values();
+        let statuses = values.map(|value| String::from_utf8_lossy(value).into_owned());
         let state = BatchState {
             version: STATE_VERSION,
             codes: PyBytes::new(py, parts.codes),
@@ -550,6 +568,7 @@ impl StatusBatch {
             lists_data: PyBytes::new(py, parts.lists.0),
             lists_ends: PyBytes::new(py, &parts.lists.1),
             errors: PyList::new(py, errors)?.into_any(),
+            statuses: PyTuple::new(py, statuses)?.into_any(),
         }
         .into_tuple(py)?;
         let rebuild = slf.get_type().getattr("_from_state")?;
@@ -564,8 +583,12 @@ impl StatusBatch {
         if state.version != STATE_VERSION {
             return Err(core_to_py(CoreError::BadState("unknown version")));
         }
-        let codes = state.codes.as_bytes();
+        let vocabulary = Model::get(state.codes.py())?.vocabulary;
+        let statuses: Vec<String> = state.statuses.extract()?;
+        let codes = recode(vocabulary, &statuses, state.codes.as_bytes())?;
+        let codes = &*codes;
         let columns = Columns::from_parts(
+            vocabulary.len(),
             codes,
             state.presence.as_bytes(),
             state.message_ids.as_bytes(),
@@ -613,6 +636,46 @@ impl StatusBatch {
         }
         Ok(StatusBatch { columns, errors })
     }
+}
+
+/// The codes of a batch pickled with the vocabulary `statuses`, as codes of `vocabulary`:
+/// statuses map by value, and one this vocabulary lacks is a `ValueError` naming it.
+fn recode<'c>(
+    vocabulary: &Vocabulary,
+    statuses: &[String],
+    codes: &'c [u8],
+) -> PyResult<Cow<'c, [u8]>> {
+    let same = statuses.len() == vocabulary.len()
+        && statuses
+            .iter()
+            .zip(vocabulary.values())
+            .all(|(a, b)| a.as_bytes() == b);
+    if same {
+        return Ok(Cow::Borrowed(codes));
+    }
+    let mapped: Vec<Option<StatusCode>> = statuses
+        .iter()
+        .map(|value| vocabulary.code_of(value.as_bytes()))
+        .collect();
+    codes
+        .iter()
+        .map(|&code| {
+            if code == INVALID {
+                return Ok(INVALID);
+            }
+            match mapped.get(usize::from(code)) {
+                Some(Some(status)) => Ok(status.code()),
+                Some(None) => Err(PyValueError::new_err(format!(
+                    "the pickled batch holds the status {:?}, which this Status does not have",
+                    statuses.get(usize::from(code)).map_or("", String::as_str)
+                ))),
+                None => Err(core_to_py(CoreError::BadState(
+                    "a code of no pickled status",
+                ))),
+            }
+        })
+        .collect::<PyResult<Vec<u8>>>()
+        .map(Cow::Owned)
 }
 
 /// Iterates over a `StatusBatch`, building each entry as it is reached.

@@ -137,16 +137,16 @@ fn field_value<T>(presence: &Presence<T>) -> Option<&T> {
 
 /// Which states `statuses` (members or their values) name, as a flag per status code; no
 /// status at all means every one.
-pub fn status_mask(py: Python<'_>, statuses: &Bound<'_, PyTuple>) -> PyResult<[bool; 5]> {
+pub fn status_mask(py: Python<'_>, statuses: &Bound<'_, PyTuple>) -> PyResult<Vec<bool>> {
     let model = Model::get(py)?;
-    let mut wanted = [statuses.is_empty(); 5];
+    let mut wanted = vec![statuses.is_empty(); model.vocabulary.len()];
     for status in statuses {
         // Status(value) accepts a member or its value, and raises ValueError otherwise.
         let member = model.status_enum.bind(py).call1((status,))?;
         let code = model
             .code_of_member(&member)
             .ok_or(Error::BadModel("Status returned a non-member"))?;
-        if let Some(flag) = wanted.get_mut(code as usize) {
+        if let Some(flag) = wanted.get_mut(code.index()) {
             *flag = true;
         }
     }

@@ -180,7 +180,7 @@ fn status_code(model: &Model, value: &Bound<'_, PyAny>) -> Result<StatusCode, Er
         .cast_exact::<PyString>()
         .map_err(|_| Error::UsePurePath)?;
     let text = text.to_str().map_err(|_| Error::UsePurePath)?;
-    StatusCode::from_value(text.as_bytes()).ok_or(Error::Core(CoreError::UnknownStatus))
+    (model.vocabulary.code_of(text.as_bytes())).ok_or(Error::Core(CoreError::UnknownStatus))
 }
 
 fn string_or_none(value: Bound<'_, PyAny>) -> Result<FieldValue<'_>, Error> {

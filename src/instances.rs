@@ -102,7 +102,7 @@ pub fn new_run_status<'py>(
     // SAFETY: every pointer is checked before use and owned by a `Bound` that releases it; the
     // template is a dict and the keys are interned strs, registered by `init`.
     unsafe {
-        let template = model.dict_template(status).as_ptr();
+        let template = model.dict_template(status)?.as_ptr();
         let dict = Bound::from_owned_ptr_or_err(py, ffi::PyDict_Copy(template))?;
         // Copying a prepared set of the given names skips hashing and probing them one by one.
         let given = model.fields_set_template(message.is_present(), warnings.is_present());

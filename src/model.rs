@@ -2,6 +2,7 @@
 //! the interned field names, and the pure-Python functions the fast paths fall back to.
 
 use std::sync::atomic::{AtomicU32, Ordering};
+use std::sync::OnceLock;
 
 use pyo3::ffi;
 use pyo3::prelude::*;
@@ -10,12 +11,14 @@ use pyo3::types::{PyDict, PySet, PyString, PyType};
 
 use crate::cpython::{self, type_version_tag, InstanceSlots};
 use crate::errors::Error;
-use iqm_runstatus_core::status::{PerStatus, StatusCode};
+use iqm_runstatus_core::status::{PerStatus, StatusCode, Vocabulary};
 use iqm_runstatus_core::Field;
 
 pub struct Model {
     pub run_status: Py<PyType>,
     pub status_enum: Py<PyType>,
+    /// The states: `Status`'s values in its order, and which are terminal.
+    pub vocabulary: &'static Vocabulary,
     /// The `Status` member of each state.
     pub members: PerStatus<Py<PyAny>>,
     /// `"status"`, `"message"`, `"warnings"`, interned, indexed by [`Field`].
@@ -44,6 +47,14 @@ pub struct Model {
 }
 
 static MODEL: PyOnceLock<Model> = PyOnceLock::new();
+
+/// The model's vocabulary, also for threads that run without the interpreter (the poller's).
+static VOCABULARY: OnceLock<Vocabulary> = OnceLock::new();
+
+/// The vocabulary `init` registered, if it ran.
+pub fn vocabulary() -> Option<&'static Vocabulary> {
+    VOCABULARY.get()
+}
 
 impl Model {
     pub fn get(py: Python<'_>) -> Result<&Model, Error> {
@@ -85,12 +96,16 @@ impl Model {
         }
     }
 
-    pub fn member(&self, status: StatusCode) -> &Py<PyAny> {
-        self.members.get(status)
+    /// The `Status` member of `status` (an error only for a code of no state of the model's
+    /// vocabulary, which no parse gives).
+    pub fn member(&self, status: StatusCode) -> Result<&Py<PyAny>, Error> {
+        (self.members.get(status)).ok_or(Error::BadModel("a status code outside the vocabulary"))
     }
 
-    pub fn dict_template(&self, status: StatusCode) -> &Py<PyDict> {
-        self.dict_templates.get(status)
+    #[inline(always)]
+    pub fn dict_template(&self, status: StatusCode) -> Result<&Py<PyDict>, Error> {
+        (self.dict_templates.get(status))
+            .ok_or(Error::BadModel("a status code outside the vocabulary"))
     }
 
     pub fn fields_set_template(&self, message: bool, warnings: bool) -> &Py<PySet> {
@@ -117,7 +132,7 @@ impl Model {
         py: Python<'py>,
         codes: impl IntoIterator<Item = u8>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let mut counts = [0usize; 5];
+        let mut counts = vec![0usize; self.members.len()];
         for code in codes {
             if let Some(count) = counts.get_mut(usize::from(code)) {
                 *count += 1;
@@ -152,39 +167,79 @@ pub fn class_lookups_are_fast(metaclass: &Bound<'_, PyType>) -> bool {
     cpython::class_lookups_are_fast(metaclass)
 }
 
-/// Registers the model classes and the fallbacks; called once, by `iqm_runstatus._model`.
+/// The members of `status_enum` in its order, with their values (each an exact `str`), and
+/// the vocabulary they make with `terminal` (a collection of members).
+fn read_vocabulary<'py>(
+    status_enum: &Bound<'py, PyType>,
+    terminal: &Bound<'py, PyAny>,
+) -> PyResult<(Vec<Bound<'py, PyAny>>, Vocabulary)> {
+    let mut members = Vec::new();
+    let mut values = Vec::new();
+    for member in status_enum.try_iter()? {
+        let member = member?;
+        if !member.is_instance_of::<PyString>() {
+            return Err(Error::BadModel("Status must be a (str, Enum)").into());
+        }
+        let value = member.getattr("value")?;
+        let value = value
+            .cast_exact::<PyString>()
+            .map_err(|_| Error::BadModel("each Status member's value must be a str"))?;
+        values.push(value.to_str()?.as_bytes().to_vec());
+        members.push(member);
+    }
+    let mut is_terminal = vec![false; members.len()];
+    for member in terminal.try_iter()? {
+        let member = member?;
+        let index = (members.iter().position(|known| known.is(&member))).ok_or(Error::BadModel(
+            "each terminal status must be a Status member",
+        ))?;
+        if let Some(flag) = is_terminal.get_mut(index) {
+            *flag = true;
+        }
+    }
+    let mut terminal_flags = is_terminal.into_iter();
+    let vocabulary = Vocabulary::new(&values, |_| terminal_flags.next().unwrap_or(false))
+        .map_err(crate::errors::core_to_py)?;
+    Ok((members, vocabulary))
+}
+
+/// Registers the model classes, the vocabulary (the members of `status_enum` in its order, and
+/// `terminal`, a collection of them) and the fallbacks; called once, by `iqm_runstatus._model`.
 #[pyfunction]
+#[allow(clippy::too_many_arguments)]
 pub fn init(
     py: Python<'_>,
     run_status: Bound<'_, PyType>,
     status_enum: Bound<'_, PyType>,
+    terminal: Bound<'_, PyAny>,
     pure_from_dict: Py<PyAny>,
     pure_from_json: Py<PyAny>,
     pydantic_validate_python: Py<PyAny>,
     pydantic_validate_json: Py<PyAny>,
 ) -> PyResult<()> {
-    let member = |code: StatusCode| -> PyResult<Py<PyAny>> {
-        let member = status_enum.call1((code.value(),))?;
-        if !member.is_instance_of::<PyString>() {
-            return Err(Error::BadModel("Status must be a (str, Enum)").into());
-        }
-        Ok(member.unbind())
-    };
-    let members = PerStatus::try_new(member)?;
-    if status_enum.len()? != StatusCode::ALL.len() {
-        return Err(Error::BadModel("Status must have exactly the five known members").into());
+    if MODEL.get(py).is_some() {
+        return Err(already_called());
     }
+    let (status_members, vocabulary) = read_vocabulary(&status_enum, &terminal)?;
+    let member = |code: StatusCode| -> PyResult<Py<PyAny>> {
+        let member = status_members.get(code.index());
+        Ok(member
+            .ok_or(Error::BadModel("Status changed"))?
+            .clone()
+            .unbind())
+    };
+    let members = PerStatus::try_new(&vocabulary, member)?;
     let keys = [Field::Status, Field::Message, Field::Warnings]
         .map(|field| PyString::intern(py, field.name()).unbind());
     let dict_template = |code: StatusCode| -> PyResult<Py<PyDict>> {
         let dict = PyDict::new(py);
         let [status, message, warnings] = &keys;
-        dict.set_item(status, status_enum.call1((code.value(),))?)?;
+        dict.set_item(status, member(code)?)?;
         dict.set_item(message, py.None())?;
         dict.set_item(warnings, py.None())?;
         Ok(dict.unbind())
     };
-    let dict_templates = PerStatus::try_new(dict_template)?;
+    let dict_templates = PerStatus::try_new(&vocabulary, dict_template)?;
     let fields_set_template = |message: bool, warnings: bool| -> PyResult<Py<PySet>> {
         let [status_key, message_key, warnings_key] = &keys;
         let set = PySet::new(py, [status_key])?;
@@ -212,9 +267,14 @@ pub fn init(
     )?;
     let validator_name = PyString::intern(py, "__pydantic_validator__");
     let validator = run_status.getattr(&validator_name)?.unbind();
+    // Nothing between here and the model's registration runs Python code, so the two are set
+    // together.
+    VOCABULARY.set(vocabulary).map_err(|_| already_called())?;
+    let vocabulary = VOCABULARY.get().ok_or_else(already_called)?;
     let model = Model {
         run_status: run_status.unbind(),
         status_enum: status_enum.unbind(),
+        vocabulary,
         members,
         keys,
         dict_templates,
@@ -228,7 +288,9 @@ pub fn init(
         pydantic_validate_python,
         pydantic_validate_json,
     };
-    MODEL
-        .set(py, model)
-        .map_err(|_| pyo3::exceptions::PyRuntimeError::new_err("init() was already called"))
+    MODEL.set(py, model).map_err(|_| already_called())
+}
+
+fn already_called() -> PyErr {
+    pyo3::exceptions::PyRuntimeError::new_err("init() was already called")
 }

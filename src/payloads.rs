@@ -95,7 +95,7 @@ pub fn parse_payloads<'py>(
 ) -> PyResult<(Builder, Vec<ErrorEntry>)> {
     let model = Model::get(py)?;
     let (mut builder, failures) = if model.is_current(py) {
-        py.detach(|| parse_all(payloads, threads))
+        py.detach(|| parse_all(model.vocabulary, payloads, threads))
             .map_err(core_to_py)?
     } else {
         // A changed model validates its own way: every payload goes to the pure path.

@@ -27,7 +27,7 @@ use reqwest::header::{HeaderMap, HeaderName, HeaderValue, AUTHORIZATION, USER_AG
 use crate::convert::entry_from_run_status;
 use crate::errors::core_to_py;
 use crate::instances::new_named_tuple;
-use crate::model::Model;
+use crate::model::{vocabulary, Model};
 use crate::tracker::{job_str, named_tuple, JobTracker, SharedTracker, TRACKER_ERROR, TRANSITION};
 use iqm_runstatus_core::columns::{Builder, Entry};
 use iqm_runstatus_core::parse::parse_status;
@@ -232,7 +232,7 @@ impl Shared {
                 .transitions
                 .push_back((Arc::clone(id), previous, entry.status));
         }
-        if entry.status.is_terminal() {
+        if vocabulary().is_some_and(|vocabulary| vocabulary.is_terminal(entry.status)) {
             if job.phase.is_active() {
                 inner.active = inner.active.saturating_sub(1);
             }
@@ -455,7 +455,7 @@ impl Shared {
 
 /// The fast parse of one body; `None` when the pure path must decide.
 fn parse_entry(bytes: &[u8]) -> Option<Builder> {
-    let parsed = parse_status(bytes).ok()?;
+    let parsed = parse_status(vocabulary()?, bytes).ok()?;
     let mut builder = Builder::with_capacity(1);
     builder.push_parsed(&parsed).ok()?;
     Some(builder)
@@ -953,14 +953,20 @@ impl StatusPoller {
         let taken: Vec<_> = inner.transitions.drain(..).collect();
         let model = Model::get(py)?;
         let class = named_tuple(py, &TRANSITION, "Transition")?;
-        let member = |status: StatusCode| model.member(status).bind(py).clone();
+        let member = |status: StatusCode| -> PyResult<Bound<'_, PyAny>> {
+            Ok(model.member(status)?.bind(py).clone())
+        };
         let items = taken
             .into_iter()
             .map(|(id, previous, current)| {
-                let previous = previous.map_or_else(|| py.None().into_bound(py), member);
+                let previous = previous.map_or_else(|| Ok(py.None().into_bound(py)), member)?;
                 new_named_tuple(
                     class,
-                    [PyString::new(py, &id).into_any(), previous, member(current)],
+                    [
+                        PyString::new(py, &id).into_any(),
+                        previous,
+                        member(current)?,
+                    ],
                 )
             })
             .collect::<PyResult<Vec<_>>>()?;

@@ -76,7 +76,7 @@ fn run_status_from_json<'py>(
     bytes: &[u8],
 ) -> Result<PyResult<Bound<'py, PyAny>>, Error> {
     let mut strings = PyStrings { py, error: None };
-    if let Some(document) = scan_status_into(bytes, &mut strings) {
+    if let Some(document) = scan_status_into(model.vocabulary, bytes, &mut strings) {
         let ScannedDocument {
             status,
             message,
@@ -87,7 +87,7 @@ fn run_status_from_json<'py>(
     if let Some(error) = strings.error {
         return Ok(Err(error));
     }
-    parse_with_serde(bytes)
+    parse_with_serde(model.vocabulary, bytes)
         .map_err(Error::Core)
         .map(|parsed| run_status_from_parsed(py, model, &parsed))
 }

@@ -359,9 +359,11 @@ impl JobTracker {
         Ok(run_status_from_entry(py, Model::get(py)?, &latest.borrow())?.unbind())
     }
 
-    /// Whether a job is ready, failed or aborted; ``KeyError`` if it is unknown.
-    fn is_terminal(&self, job_id: &Bound<'_, PyAny>) -> PyResult<bool> {
-        Ok(self.latest(job_id)?.status.is_terminal())
+    /// Whether a job is in a terminal status (the set `init` registered, such as ready, failed
+    /// or aborted); ``KeyError`` if it is unknown.
+    fn is_terminal(&self, py: Python<'_>, job_id: &Bound<'_, PyAny>) -> PyResult<bool> {
+        let vocabulary = Model::get(py)?.vocabulary;
+        Ok(vocabulary.is_terminal(self.latest(job_id)?.status))
     }
 
     /// The number of jobs in each status: every ``Status`` member, in enum order.
@@ -369,7 +371,7 @@ impl JobTracker {
         let codes: Vec<u8> = self
             .lock()?
             .jobs()
-            .map(|job| job.latest.status as u8)
+            .map(|job| job.latest.status.code())
             .collect();
         Model::get(py)?.status_counts(py, codes)
     }
@@ -382,7 +384,7 @@ impl JobTracker {
         Ok(self
             .lock()?
             .jobs()
-            .filter(|job| wanted.get(job.latest.status as usize) == Some(&true))
+            .filter(|job| wanted.get(job.latest.status.index()) == Some(&true))
             .map(|job| job.id.to_string())
             .collect())
     }
@@ -421,7 +423,9 @@ impl JobTracker {
             (ids, StatusBatch::from_entries(&entries)?)
         };
         let columns = batch.columns();
-        let table = py.detach(|| crate::arrow::record_batch(columns, &[], Some(&ids)))?;
+        let vocabulary = Model::get(py)?.vocabulary;
+        let table =
+            py.detach(|| crate::arrow::record_batch(vocabulary, columns, &[], Some(&ids)))?;
         Ok(ArrowSnapshot::new(table))
     }
 
@@ -523,7 +527,9 @@ impl JobTracker {
                 errors.append(tracker_error(py, error)?)?;
             }
         }
-        let member = |status: StatusCode| model.member(status).bind(py).clone();
+        let member = |status: StatusCode| -> PyResult<Bound<'_, PyAny>> {
+            Ok(model.member(status)?.bind(py).clone())
+        };
         let transition = named_tuple(py, &TRANSITION, "Transition")?;
         let _paused = GcPause::new(py)?;
         let items = transitions
@@ -532,10 +538,10 @@ impl JobTracker {
                 let id = id_objects
                     .get(at)
                     .ok_or_else(|| core_to_py(CoreError::BadState("job index")))?;
-                let previous = previous.map_or_else(|| py.None().into_bound(py), member);
+                let previous = previous.map_or_else(|| Ok(py.None().into_bound(py)), member)?;
                 new_named_tuple(
                     transition,
-                    [id.clone().into_any(), previous, member(status)],
+                    [id.clone().into_any(), previous, member(status)?],
                 )
             })
             .collect::<PyResult<Vec<_>>>()?;

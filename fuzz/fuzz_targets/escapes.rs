@@ -6,7 +6,6 @@
 
 use arbitrary::Arbitrary;
 use iqm_runstatus_core::parse::Presence;
-use iqm_runstatus_core::status::StatusCode;
 use libfuzzer_sys::fuzz_target;
 
 /// One piece of a JSON string literal.
@@ -389,7 +388,7 @@ fuzz_target!(|doc: Document| {
         .iter()
         .any(|name| count(name) > 1);
     let status = match value_of("status") {
-        Some(Meaning::Str(text)) => StatusCode::from_value(text.as_bytes()),
+        Some(Meaning::Str(text)) => iqm_runstatus_fuzz::vocabulary().code_of(text.as_bytes()),
         _ => None,
     };
     let message = match value_of("message") {

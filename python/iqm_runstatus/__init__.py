@@ -44,16 +44,12 @@ if NATIVE or TYPE_CHECKING:
 else:
 
     def __getattr__(name: str) -> Any:
-        # With IQM_RUNSTATUS_PURE set, or a release whose statuses the core does not know, the
-        # batch tools are set up only once asked for (and refused in the second case).
+        # With IQM_RUNSTATUS_PURE set the core is loaded only once a batch tool is asked for.
         if name in ("ArrowSnapshot", "JobTracker", "PayloadError", "StatusBatch", "parse_many"):
-            from . import _batch, _core  # _batch refuses a vocabulary the core does not know
+            from . import _batch, _core
 
             return getattr(_batch if hasattr(_batch, name) else _core, name)
         if name == "StatusPoller":
-            from ._model import ensure_native
-
-            ensure_native()
             from ._poller import StatusPoller
 
             return StatusPoller

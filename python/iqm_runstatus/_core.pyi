@@ -3,7 +3,7 @@
 import os
 import sys
 import uuid
-from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Collection, Iterable, Iterator, Mapping, Sequence
 from typing import Any, BinaryIO, Optional, SupportsIndex, Union, final, overload
 
 from typing_extensions import Self, disjoint_base
@@ -38,6 +38,7 @@ CPYTHON_ROUTE: str
 def init(
     run_status: type[RunStatus],
     status_enum: type[Status],
+    terminal: Collection[Status],
     pure_from_dict: Callable[[Any], RunStatus],
     pure_from_json: Callable[[Any], RunStatus],
     pydantic_validate_python: Callable[[Any], RunStatus],

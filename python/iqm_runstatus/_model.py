@@ -7,9 +7,8 @@ release: ``IQM_RUNSTATUS_CLIENT_RELEASE`` if set, else the installed iqm-client'
 metadata, without importing it), else 17.2; `CLIENT_RELEASE` and `CLIENT_RELEASE_SOURCE` say
 which and why, and `models_for_release` gives another release's classes.
 
-The parse methods run in the native core unless ``IQM_RUNSTATUS_PURE=1`` is set or the core
-does not know the vocabulary (`_core_supports`); the core hands any input it is not certain
-about to the pure functions below, so unusual input gets the reference's own result or
+The parse methods run in the native core, which takes the vocabulary in use as data, unless
+``IQM_RUNSTATUS_PURE=1`` is set; the core hands any input it is not certain about to the pure functions below, so unusual input gets the reference's own result or
 exception.
 """
 
@@ -73,27 +72,8 @@ installed, or one outside 15.0 to 32.1.1)."""
 INSTALLED_CLIENT_RELEASE: Optional[str] = _CHOICE.installed
 """The installed iqm-client's version as its metadata gives it; None if none is installed."""
 
-# The values the native core knows today: iqm-client 17.2's, with `from_dict`'s errors.
-_CORE_VALUES = ("pending compilation", "pending execution", "ready", "failed", "aborted")
-
-
-def _core_supports(vocabulary: Vocabulary) -> bool:
-    """Whether the native core parses this vocabulary; the others take the pure path.
-
-    The core hard-codes 17.2's five values and `from_dict`'s exceptions. Once it takes the
-    vocabulary as data (`_core.init`'s ``terminal`` argument) and follows
-    ``vocabulary.has_from_dict`` in its errors, this becomes ``return True``.
-    """
-    return (
-        vocabulary.values == _CORE_VALUES
-        and vocabulary.has_from_dict
-        and not vocabulary.missing_aliases
-    )
-
-
-NATIVE: bool = not _PURE_REQUESTED and _core_supports(VOCABULARY)
-"""Whether the Rust fast paths are active: not with ``IQM_RUNSTATUS_PURE=1``, nor for a
-release whose statuses the core does not know yet."""
+NATIVE: bool = not _PURE_REQUESTED
+"""Whether the Rust fast paths are active (``IQM_RUNSTATUS_PURE=1`` turns them off)."""
 
 
 def _as_compiled(docstring: str) -> str:
@@ -196,7 +176,7 @@ if TYPE_CHECKING:
 else:
     Status = build_status(VOCABULARY)
 
-TERMINAL: frozenset[Status] = frozenset(Status[name] for name in VOCABULARY.terminal)
+TERMINAL_STATUSES: frozenset[Status] = frozenset(Status[name] for name in VOCABULARY.terminal)
 """The members from which a job does not go on: `Status.terminal_statuses()` where the release
 has it; else ready, failed and aborted, plus deleted and deletion failed where it has them."""
 
@@ -323,49 +303,23 @@ def _pydantic_validate_json(json_data: Any) -> RunStatus:
     return BaseModel.model_validate_json.__func__(RunStatus, json_data)  # type: ignore[attr-defined,no-any-return]
 
 
-class BatchToolsUnavailable(ImportError):
-    """The batch tools and the poller do not parse this release's statuses (yet)."""
-
-
 def ensure_native() -> None:
     """Registers the model with the Rust core even when ``IQM_RUNSTATUS_PURE`` is set: the batch
-    tools have no pure counterpart and need it (the single-payload entry points stay pure).
-
-    Raises:
-        BatchToolsUnavailable: the core does not know the vocabulary in use (`_core_supports`)
-    """
+    tools have no pure counterpart and need it (the single-payload entry points stay pure)."""
     global _registered
-    if _registered:
-        return
-    if not _core_supports(VOCABULARY):
-        raise BatchToolsUnavailable(
-            f"iqm_runstatus: StatusBatch, parse_many, JobTracker and StatusPoller parse only "
-            f"iqm-client 17.2's five statuses for now, and this process mirrors iqm-client "
-            f"{CLIENT_RELEASE} ({len(VOCABULARY.members)} statuses; chosen: "
-            f"{CLIENT_RELEASE_SOURCE}). RunStatus.from_json and the other single-payload entry "
-            "points work for every release from " + SUPPORTED_RANGE + "."
+    if not _registered:
+        from . import _core as core
+
+        core.init(
+            RunStatus,
+            Status,
+            TERMINAL_STATUSES,
+            pure_from_dict,
+            pure_from_json,
+            _pydantic_validate_python,
+            _pydantic_validate_json,
         )
-    from . import _core as core
-
-    arguments: list[Any] = [
-        RunStatus,
-        Status,
-        pure_from_dict,
-        pure_from_json,
-        _pydantic_validate_python,
-        _pydantic_validate_json,
-    ]
-    if _core_takes_terminal(core):
-        arguments.insert(2, TERMINAL)
-    core.init(*arguments)
-    _registered = True
-
-
-def _core_takes_terminal(core: Any) -> bool:
-    """Whether ``core.init`` has the ``terminal`` argument (its seven-argument form)."""
-    signature = getattr(core.init, "__text_signature__", None) or ""
-    return "terminal" in signature
-
+        _registered = True
 
 _registered = False
 if NATIVE:

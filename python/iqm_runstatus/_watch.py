@@ -7,11 +7,9 @@ import json
 import sys
 from typing import Any, Optional, TextIO
 
-from ._model import Status
+from ._model import TERMINAL_STATUSES, Status
 from ._poller import StatusPoller
 from ._records import Transition
-
-TERMINAL = (Status.READY, Status.FAILED, Status.ABORTED)
 
 
 def read_job_ids(stream: TextIO) -> list[str]:
@@ -84,7 +82,7 @@ def watch(
                 out.flush()
                 if bar is not None:
                     counts = poller.tracker.counts()
-                    terminal = sum(n for status, n in counts.items() if status in TERMINAL)
+                    terminal = sum(n for status, n in counts.items() if status in TERMINAL_STATUSES)
                     bar.n = terminal + len(poller.failed)
                     bar.set_postfix_str(_counts_text(counts, len(poller.failed)))
             report_failures(poller)

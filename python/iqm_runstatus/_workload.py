@@ -3,8 +3,8 @@
 Each payload is compact JSON as the IQM server answers ``GET /jobs/{id}/status``, in a mix
 seen when a scheduler polls many jobs: mostly pending or ready, some failed with an error
 message and warnings, a few aborted. With ``invalid_rate`` a fraction of them is malformed
-in one of the ways a parser must reject. Stdlib only, so it can be used without the package's
-extras; the same seed gives the same payloads on every platform and Python version.
+in one of the ways a parser must reject. The statuses are those of the package's `Status`;
+the same seed and vocabulary give the same payloads on every platform and Python version.
 """
 
 from __future__ import annotations
@@ -15,6 +15,8 @@ from bisect import bisect
 from collections.abc import Iterable, Iterator
 from itertools import islice
 from typing import Any, BinaryIO, Final
+
+from ._model import TERMINAL_STATUSES, Status
 
 __all__ = [
     "INVALID_KINDS",
@@ -30,8 +32,24 @@ def _dumps(obj: dict[str, Any]) -> bytes:
     return json.dumps(obj, separators=(",", ":"), ensure_ascii=False).encode()
 
 
+def _is_status(value: str) -> bool:
+    try:
+        Status(value)
+    except ValueError:
+        return False
+    return True
+
+
+# The small payload's status: a running one, whose payload is nearest 32 bytes (the seed's
+# "pending compilation"), so the three sizes hold for every vocabulary that has one.
+_SMALL_STATUS: Final = min(
+    (s.value for s in Status if s not in TERMINAL_STATUSES),
+    key=lambda value: abs(len(value) - len("pending compilation")),
+    default="ready",
+)
+
 THREE_PAYLOADS: Final[dict[str, bytes]] = {
-    "pending": _dumps({"status": "pending compilation"}),
+    "pending": _dumps({"status": _SMALL_STATUS}),
     "ready_warning": _dumps(
         {"status": "ready", "warnings": ["Circuit 'ghz_5' has 3 barriers, which are ignored."]}
     ),
@@ -45,14 +63,18 @@ THREE_PAYLOADS: Final[dict[str, bytes]] = {
 }
 """Three single payloads of 32, 84 and 144 bytes: the small, medium and large cases."""
 
-# (status, weight): a poll mostly sees jobs waiting or done.
-_STATUS_WEIGHTS: Final = (
-    ("pending compilation", 30),
-    ("pending execution", 25),
-    ("ready", 35),
-    ("failed", 7),
-    ("aborted", 3),
-)
+# A poll mostly sees jobs waiting or done: weights of the seed's statuses; each other status of
+# the installed vocabulary weighs _OTHER_WEIGHT.
+_WEIGHTS: Final = {
+    "pending compilation": 30,
+    "pending execution": 25,
+    "ready": 35,
+    "failed": 7,
+    "aborted": 3,
+}
+_OTHER_WEIGHT: Final = 2
+# (status, weight), in the order of `Status`.
+_STATUS_WEIGHTS: Final = tuple((s.value, _WEIGHTS.get(s.value, _OTHER_WEIGHT)) for s in Status)
 _STATUSES: Final = tuple(s for s, _ in _STATUS_WEIGHTS)
 _CUM_WEIGHTS: Final = tuple(
     sum(w for _, w in _STATUS_WEIGHTS[: i + 1]) for i in range(len(_STATUS_WEIGHTS))
@@ -92,14 +114,19 @@ _ABORT_MESSAGES: Final = (
 INVALID_KINDS: Final = ("truncated", "unknown_status", "missing_status", "warnings_type")
 """The ways an invalid payload is malformed; the reference rejects each of them."""
 
-_UNKNOWN_STATUSES: Final = (
-    "running",
-    "completed",
-    "READY",
-    "Pending compilation",
-    "pending_execution",
-    "cancelled",
-    "",
+# Values no status has: those the installed vocabulary (or its `_missing_`) accepts are left out.
+_UNKNOWN_STATUSES: Final = tuple(
+    value
+    for value in (
+        "running",
+        "completed",
+        "READY",
+        "Pending compilation",
+        "pending_execution",
+        "cancelled",
+        "",
+    )
+    if not _is_status(value)
 )
 _ERROR_DETAILS: Final = ("Not Found", "Job not found.", "Not authenticated")
 _BAD_WARNINGS: Final = (

@@ -65,6 +65,7 @@ impl From<Error> for PyErr {
             }
             Error::Core(
                 CoreError::BadState(_)
+                | CoreError::BadVocabulary(_)
                 | CoreError::Json(_)
                 | CoreError::TooManyDigits
                 | CoreError::MissingStatus

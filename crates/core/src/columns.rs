@@ -19,7 +19,7 @@ use crate::parse::{ParsedStatus, Presence};
 use crate::status::StatusCode;
 
 /// The code of an entry whose payload the reference rejects.
-pub const INVALID: u8 = 255;
+pub use crate::status::INVALID;
 
 const ABSENT: u8 = 0;
 const NULL: u8 = 1;
@@ -413,9 +413,11 @@ impl Columns {
         }
     }
 
-    /// The inverse of [`Columns::to_parts`], checked so that every id refers to a table item.
+    /// The inverse of [`Columns::to_parts`], checked so that every id refers to a table item
+    /// and every code to one of `statuses` states (or is [`INVALID`]).
     #[allow(clippy::too_many_arguments)]
     pub fn from_parts(
+        statuses: usize,
         codes: &[u8],
         presence: &[u8],
         message: &[u8],
@@ -439,7 +441,7 @@ impl Columns {
         for (((&code, &bits), &message), &warnings) in
             codes.iter().zip(presence).zip(&message).zip(&warnings)
         {
-            let valid_code = code == INVALID || StatusCode::from_code(code).is_some();
+            let valid_code = code == INVALID || usize::from(code) < statuses;
             let valid_bits = bits >> 4 == 0 && bits & 3 <= VALUE && (bits >> 2) & 3 <= VALUE;
             let message_ok = bits & 3 != VALUE || strings.get(message).is_some();
             let warnings_ok = (bits >> 2) & 3 != VALUE || lists.get(warnings).is_some();
@@ -533,7 +535,7 @@ impl Builder {
             Presence::Value(items) => self.intern_list(items)?,
             _ => 0,
         };
-        Ok((status as u8, presence, message_id, warnings_id))
+        Ok((status.code(), presence, message_id, warnings_id))
     }
 
     fn push_encoded(&mut self, (code, presence, message, warnings): (u8, u8, u32, u32)) {
@@ -666,11 +668,17 @@ fn entry_warnings<'e, 'x>(entry: &'e Entry<'x>) -> Presence<impl Iterator<Item =
 mod tests {
     use super::*;
     use crate::parse::parse_status;
+    use crate::status::testing::{latest, seed};
+    use crate::status::Vocabulary;
 
     fn build(docs: &[&str]) -> Columns {
+        build_with(&seed(), docs)
+    }
+
+    fn build_with(vocabulary: &Vocabulary, docs: &[&str]) -> Columns {
         let mut builder = Builder::default();
         for doc in docs {
-            match parse_status(doc.as_bytes()) {
+            match parse_status(vocabulary, doc.as_bytes()) {
                 Ok(parsed) => builder.push_parsed(&parsed).unwrap(),
                 Err(_) => builder.push_invalid(),
             }
@@ -710,7 +718,7 @@ mod tests {
         let mut right = Builder::default();
         for (i, doc) in DOCS.iter().enumerate() {
             let target = if i < 2 { &mut left } else { &mut right };
-            match parse_status(doc.as_bytes()) {
+            match parse_status(&seed(), doc.as_bytes()) {
                 Ok(parsed) => target.push_parsed(&parsed).unwrap(),
                 Err(_) => target.push_invalid(),
             }
@@ -730,6 +738,7 @@ mod tests {
         let strings = Table::from_parts(parts.strings.0, &parts.strings.1).unwrap();
         let lists = Table::from_parts(parts.lists.0, &parts.lists.1).unwrap();
         let back = Columns::from_parts(
+            5,
             parts.codes,
             parts.presence,
             &parts.message,
@@ -744,6 +753,7 @@ mod tests {
         let mut bad_message = parts.message.clone();
         bad_message[0] = 9;
         assert!(Columns::from_parts(
+            5,
             parts.codes,
             parts.presence,
             &bad_message,
@@ -753,6 +763,7 @@ mod tests {
         )
         .is_err());
         assert!(Columns::from_parts(
+            5,
             &parts.codes[1..],
             parts.presence,
             &parts.message,
@@ -762,6 +773,48 @@ mod tests {
         )
         .is_err());
         assert!(Table::from_parts(b"ab", &5u64.to_le_bytes()).is_err());
+    }
+
+    #[test]
+    fn codes_follow_the_vocabulary_they_were_parsed_with() {
+        let docs = [
+            r#"{"status":"post_processing_ended","message":"m"}"#,
+            r#"{"status":"ready"}"#,
+            r#"{"status":"pending compilation"}"#,
+            r#"{"status":"unknown","warnings":["w"]}"#,
+        ];
+        let vocabulary = latest();
+        let columns = build_with(&vocabulary, &docs);
+        let code = |value: &[u8]| vocabulary.code_of(value).unwrap().code();
+        assert_eq!(
+            columns.codes(),
+            &[
+                code(b"post_processing_ended"),
+                code(b"ready"),
+                INVALID,
+                code(b"unknown")
+            ]
+        );
+        assert_eq!(columns.codes()[0], 15);
+        assert_eq!(
+            columns.entry(3).unwrap().warnings,
+            Presence::Value(vec![&b"w"[..]])
+        );
+        // Restoring checks the codes against the number of states: 22 is only in the larger.
+        let parts = columns.to_parts();
+        let restore = |statuses: usize| {
+            Columns::from_parts(
+                statuses,
+                parts.codes,
+                parts.presence,
+                &parts.message,
+                &parts.warnings,
+                Table::from_parts(parts.strings.0, &parts.strings.1).unwrap(),
+                Table::from_parts(parts.lists.0, &parts.lists.1).unwrap(),
+            )
+        };
+        assert!(restore(vocabulary.len()).is_ok());
+        assert!(matches!(restore(seed().len()), Err(Error::BadState(_))));
     }
 
     #[test]

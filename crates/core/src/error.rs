@@ -37,7 +37,7 @@ pub enum Error {
     TooManyDigits,
     /// The object has no `status` key.
     MissingStatus,
-    /// `status` is a string, but not one of the five known values.
+    /// `status` is a string, but not one of the vocabulary's values.
     UnknownStatus,
     /// A field holds a value of a type the model does not accept.
     WrongType(Field),
@@ -51,6 +51,8 @@ pub enum Error {
     WorkerFailed,
     /// Room for a column or a list sized from the input could not be reserved.
     OutOfMemory,
+    /// A set of statuses that cannot be a vocabulary (see `status::Vocabulary::new`).
+    BadVocabulary(&'static str),
 }
 
 impl fmt::Display for Error {
@@ -67,6 +69,7 @@ impl fmt::Display for Error {
             Error::BadState(why) => write!(f, "not a valid batch state: {why}"),
             Error::WorkerFailed => f.write_str("a parse worker thread failed"),
             Error::OutOfMemory => f.write_str("out of memory while parsing the batch"),
+            Error::BadVocabulary(why) => f.write_str(why),
         }
     }
 }

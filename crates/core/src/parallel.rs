@@ -9,6 +9,7 @@ use std::num::NonZeroUsize;
 use crate::columns::Builder;
 use crate::error::Error;
 use crate::parse::parse_status;
+use crate::status::Vocabulary;
 
 /// Below this many payloads per thread, a thread does not pay for itself: starting it and
 /// merging its chunk's strings cost more than parsing a few thousand payloads.
@@ -28,12 +29,13 @@ pub fn default_threads() -> usize {
 /// are invalid entries for the caller to decide with the pure path. A `None` payload is one
 /// only the pure path can read.
 pub fn parse_all(
+    vocabulary: &Vocabulary,
     payloads: &[Option<&[u8]>],
     threads: usize,
 ) -> Result<(Builder, Vec<usize>), Error> {
     let threads = threads.clamp(1, (payloads.len() / MIN_PER_THREAD).max(1));
     if threads == 1 {
-        return parse_chunk(payloads, 0);
+        return parse_chunk(vocabulary, payloads, 0);
     }
     let chunk_len = payloads.len().div_ceil(threads);
     let mut chunks = payloads.chunks(chunk_len.max(1)).enumerate();
@@ -47,20 +49,20 @@ pub fn parse_all(
                 let started = std::thread::Builder::new()
                     .name("iqm-parse".into())
                     .stack_size(PARSE_STACK)
-                    .spawn_scoped(scope, move || parse_chunk(chunk, offset));
+                    .spawn_scoped(scope, move || parse_chunk(vocabulary, chunk, offset));
                 (started.ok(), chunk, offset)
             })
             .collect();
         // Each builder has room for its own chunk only; appending the others to the first
         // grows it (fallibly), so no single reservation is sized for the whole input.
         let mut results = vec![match first {
-            Some((_, chunk)) => parse_chunk(chunk, 0),
+            Some((_, chunk)) => parse_chunk(vocabulary, chunk, 0),
             None => Ok((Builder::default(), Vec::new())),
         }];
         for (worker, chunk, offset) in workers {
             results.push(match worker {
                 Some(handle) => handle.join().unwrap_or(Err(Error::WorkerFailed)),
-                None => parse_chunk(chunk, offset),
+                None => parse_chunk(vocabulary, chunk, offset),
             });
         }
         results
@@ -78,11 +80,15 @@ pub fn parse_all(
 }
 
 /// Parses `payloads` (at `offset` in the whole) into a builder with room for all of them.
-fn parse_chunk(payloads: &[Option<&[u8]>], offset: usize) -> Result<(Builder, Vec<usize>), Error> {
+fn parse_chunk(
+    vocabulary: &Vocabulary,
+    payloads: &[Option<&[u8]>],
+    offset: usize,
+) -> Result<(Builder, Vec<usize>), Error> {
     let mut builder = Builder::try_with_capacity(payloads.len())?;
     let mut failures = Vec::new();
     for (i, payload) in payloads.iter().enumerate() {
-        match payload.map(parse_status) {
+        match payload.map(|payload| parse_status(vocabulary, payload)) {
             Some(Ok(parsed)) => builder.push_parsed(&parsed)?,
             _ => {
                 builder.push_invalid();
@@ -98,24 +104,32 @@ fn parse_chunk(payloads: &[Option<&[u8]>], offset: usize) -> Result<(Builder, Ve
 mod tests {
     use super::*;
     use crate::columns::INVALID;
+    use crate::status::testing::{latest, seed};
 
     #[test]
     fn thread_count_does_not_change_the_result() {
+        for vocabulary in [seed(), latest()] {
+            thread_count_does_not_change_the_result_with(&vocabulary);
+        }
+    }
+
+    fn thread_count_does_not_change_the_result_with(vocabulary: &Vocabulary) {
         let docs: Vec<String> = (0..20_000)
             .map(|i| match i % 7 {
                 0 => format!(r#"{{"status":"failed","message":"m{}"}}"#, i % 13),
                 1 => r#"{"status":"nope"}"#.to_string(),
                 2 => format!(r#"{{"status":"ready","warnings":["w{}","x"]}}"#, i % 5),
                 3 => "{".to_string(),
-                _ => r#"{"status":"pending execution"}"#.to_string(),
+                4 => r#"{"status":"pending execution"}"#.to_string(),
+                _ => r#"{"status":"post_processing_ended"}"#.to_string(),
             })
             .collect();
         let mut payloads: Vec<Option<&[u8]>> = docs.iter().map(|d| Some(d.as_bytes())).collect();
         payloads[17] = None;
-        let (one, one_failures) = parse_all(&payloads, 1).unwrap();
+        let (one, one_failures) = parse_all(vocabulary, &payloads, 1).unwrap();
         let one = one.finish();
         for threads in [2, 3, 4] {
-            let (many, failures) = parse_all(&payloads, threads).unwrap();
+            let (many, failures) = parse_all(vocabulary, &payloads, threads).unwrap();
             let many = many.finish();
             assert_eq!(failures, one_failures);
             assert_eq!(many.codes(), one.codes());
@@ -125,6 +139,12 @@ mod tests {
         }
         assert!(one_failures.contains(&17));
         assert_eq!(one.codes()[1], INVALID);
-        assert!(parse_all(&[], 4).unwrap().0.is_empty());
+        // Each vocabulary reads its own values and leaves the other's to the pure path.
+        let pipeline = vocabulary.code_of(b"post_processing_ended");
+        let old_pending = vocabulary.code_of(b"pending execution");
+        assert!(pipeline.is_some() != old_pending.is_some());
+        assert_eq!(one.codes()[4], old_pending.map_or(INVALID, |s| s.code()));
+        assert_eq!(one.codes()[5], pipeline.map_or(INVALID, |s| s.code()));
+        assert!(parse_all(vocabulary, &[], 4).unwrap().0.is_empty());
     }
 }

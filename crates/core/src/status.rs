@@ -1,158 +1,559 @@
-//! The five job states, as one-byte codes.
+//! The job states, as one-byte codes into a [`Vocabulary`]: the values of a `Status` enum, in
+//! its order, and which of them are terminal. The set is data, built once (by the bindings from
+//! the Python enum), since each client release has its own.
 
-/// A job state; the discriminant is the code used by the columnar store and the `codes` buffer.
-#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash)]
-#[repr(u8)]
-pub enum StatusCode {
-    PendingCompilation = 0,
-    PendingExecution = 1,
-    Ready = 2,
-    Failed = 3,
-    Aborted = 4,
-}
+use crate::error::Error;
+
+/// The most states a vocabulary holds: a code is one byte, and the byte 255 marks an invalid
+/// entry in the columns.
+pub const MAX_STATUSES: usize = 255;
+
+/// The code no state has: an entry the fast path did not parse.
+pub const INVALID: u8 = 255;
+
+/// A job state: its position in its [`Vocabulary`], which is also the byte stored in the
+/// columnar store and the `codes` buffer.
+#[derive(Clone, Copy, Debug, PartialEq, Eq, Hash, PartialOrd, Ord)]
+pub struct StatusCode(u8);
 
 impl StatusCode {
-    /// Every state, in the order of the Python `Status` enum.
-    pub const ALL: [StatusCode; 5] = [
-        StatusCode::PendingCompilation,
-        StatusCode::PendingExecution,
-        StatusCode::Ready,
-        StatusCode::Failed,
-        StatusCode::Aborted,
-    ];
-
-    /// The JSON value, equal to the Python `Status` member's value.
-    pub const fn value(self) -> &'static str {
-        match self {
-            StatusCode::PendingCompilation => "pending compilation",
-            StatusCode::PendingExecution => "pending execution",
-            StatusCode::Ready => "ready",
-            StatusCode::Failed => "failed",
-            StatusCode::Aborted => "aborted",
+    /// The state stored as `code`, unless it is [`INVALID`] (whether the code is in a given
+    /// vocabulary is [`Vocabulary::code`]'s question).
+    pub const fn from_code(code: u8) -> Option<StatusCode> {
+        if code == INVALID {
+            None
+        } else {
+            Some(StatusCode(code))
         }
+    }
+
+    pub const fn code(self) -> u8 {
+        self.0
+    }
+
+    pub const fn index(self) -> usize {
+        self.0 as usize
+    }
+}
+
+/// The states of one `Status` enum: their values in the enum's order, which are terminal, a
+/// table that finds a value's code with one hash and one compare, and one that finds a value
+/// written plainly in JSON text by its first byte.
+#[derive(Clone, Debug, PartialEq, Eq)]
+pub struct Vocabulary {
+    values: Box<[Box<[u8]>]>,
+    terminal: Box<[bool]>,
+    lookup: Lookup,
+    plain: PlainValues,
+}
+
+/// The values a JSON string holds as they are (no byte that needs an escape), each followed by
+/// its closing quote, grouped by first byte: the scanner compares the text after an opening
+/// quote with the few that start as it does, and so needs not find the string's end first.
+#[derive(Clone, Debug, PartialEq, Eq)]
+struct PlainValues {
+    /// Per first byte: the range of `entries` that starts with it.
+    by_first: Box<[(u8, u8); 256]>,
+    /// Each plain value's state and its text with the closing quote, grouped by first byte, in
+    /// enum order within a group.
+    entries: Box<[(StatusCode, Box<[u8]>)]>,
+}
+
+impl PlainValues {
+    fn build(values: &[Box<[u8]>]) -> PlainValues {
+        let is_plain = |value: &[u8]| {
+            !value
+                .iter()
+                .any(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
+        };
+        let mut by_first = Box::new([(0u8, 0u8); 256]);
+        let mut entries = Vec::with_capacity(values.len());
+        for (first, range) in (0..=u8::MAX).zip(by_first.iter_mut()) {
+            // At most 255 values, so the positions fit a byte.
+            let start = entries.len() as u8;
+            for (code, value) in (0..=u8::MAX).zip(values) {
+                if value.first() == Some(&first) && is_plain(value) {
+                    let quoted = [value.as_ref(), b"\"".as_slice()].concat();
+                    entries.push((StatusCode(code), quoted.into_boxed_slice()));
+                }
+            }
+            *range = (start, entries.len() as u8);
+        }
+        PlainValues {
+            by_first,
+            entries: entries.into_boxed_slice(),
+        }
+    }
+}
+
+/// Whether `a` and `b` are equal, for short slices in a few word compares rather than a call.
+#[inline(always)]
+fn short_eq(a: &[u8], b: &[u8]) -> bool {
+    fn halves<const N: usize>(a: &[u8], b: &[u8]) -> bool {
+        a.first_chunk::<N>() == b.first_chunk::<N>() && a.last_chunk::<N>() == b.last_chunk::<N>()
+    }
+    match a.len() {
+        len if len != b.len() => false,
+        16..=32 => halves::<16>(a, b),
+        8..=15 => halves::<8>(a, b),
+        4..=7 => halves::<4>(a, b),
+        _ => a == b,
+    }
+}
+
+/// Finds a value's code: a perfect hash of a value's length and three of its bytes, found
+/// when the vocabulary is built; a plain search for the rare vocabulary it cannot separate.
+#[derive(Clone, Debug, PartialEq, Eq)]
+enum Lookup {
+    Perfect {
+        multiplier: u32,
+        shift: u32,
+        /// `code + 1` per slot, 0 for an empty one.
+        slots: Box<[u8]>,
+    },
+    Search,
+}
+
+/// The hash input: a value's length, first, middle and last byte (distinct for every value of
+/// every client release's vocabulary).
+#[inline(always)]
+fn hash_key(value: &[u8]) -> u32 {
+    let byte = |at: usize| u32::from(value.get(at).copied().unwrap_or(0));
+    let len = value.len();
+    (len as u32) ^ (byte(0) << 8) ^ (byte(len / 2) << 16) ^ (byte(len.wrapping_sub(1)) << 24)
+}
+
+#[inline(always)]
+fn slot_of(key: u32, multiplier: u32, shift: u32) -> usize {
+    (key.wrapping_mul(multiplier) >> shift) as usize
+}
+
+impl Lookup {
+    /// The first multiplier (of a fixed sequence) that sends every key to its own slot, in the
+    /// smallest table of at least twice as many slots as keys that has one.
+    fn build(values: &[Box<[u8]>]) -> Lookup {
+        let keys: Vec<u32> = values.iter().map(|value| hash_key(value)).collect();
+        let min_bits = (keys.len() * 2).next_power_of_two().trailing_zeros().max(1);
+        for bits in min_bits..=min_bits + 3 {
+            let shift = 32 - bits;
+            for attempt in 0..1000u32 {
+                let multiplier =
+                    0x9e37_79b1_u32.wrapping_add(attempt.wrapping_mul(0x7f4a_7c16)) | 1;
+                let mut slots = vec![0u8; 1 << bits];
+                let separated = keys.iter().zip(1u8..).all(|(&key, code_plus_one)| {
+                    match slots.get_mut(slot_of(key, multiplier, shift)) {
+                        Some(slot @ 0) => {
+                            *slot = code_plus_one;
+                            true
+                        }
+                        _ => false,
+                    }
+                });
+                if separated {
+                    return Lookup::Perfect {
+                        multiplier,
+                        shift,
+                        slots: slots.into_boxed_slice(),
+                    };
+                }
+            }
+        }
+        Lookup::Search
+    }
+}
+
+impl Vocabulary {
+    /// The vocabulary of `values`, in their order, with the states for which `terminal` says so.
+    /// Refuses no values, more than [`MAX_STATUSES`], and a value given twice.
+    pub fn new<V: AsRef<[u8]>>(
+        values: impl IntoIterator<Item = V>,
+        mut terminal: impl FnMut(&[u8]) -> bool,
+    ) -> Result<Vocabulary, Error> {
+        let mut stored: Vec<Box<[u8]>> = Vec::new();
+        for value in values {
+            let value = value.as_ref();
+            if stored.len() == MAX_STATUSES {
+                return Err(Error::BadVocabulary(
+                    "a Status enum has more than 255 members",
+                ));
+            }
+            if stored.iter().any(|known| **known == *value) {
+                return Err(Error::BadVocabulary(
+                    "two Status members have the same value",
+                ));
+            }
+            stored.push(value.into());
+        }
+        if stored.is_empty() {
+            return Err(Error::BadVocabulary("a Status enum has no members"));
+        }
+        let terminal = stored.iter().map(|value| terminal(value)).collect();
+        let lookup = Lookup::build(&stored);
+        let plain = PlainValues::build(&stored);
+        Ok(Vocabulary {
+            values: stored.into_boxed_slice(),
+            terminal,
+            lookup,
+            plain,
+        })
+    }
+
+    pub fn len(&self) -> usize {
+        self.values.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.values.is_empty()
+    }
+
+    /// Every state, in the enum's order.
+    pub fn codes(&self) -> impl ExactSizeIterator<Item = StatusCode> + '_ {
+        // `new` keeps the length within a byte's codes.
+        (0..self.values.len() as u8).map(StatusCode)
+    }
+
+    /// The state stored as `code`, if this vocabulary has one.
+    pub fn code(&self, code: u8) -> Option<StatusCode> {
+        (usize::from(code) < self.values.len()).then_some(StatusCode(code))
+    }
+
+    /// The JSON value of `status`, equal to the Python member's value (empty for a code this
+    /// vocabulary does not have).
+    pub fn value(&self, status: StatusCode) -> &[u8] {
+        self.values.get(status.index()).map_or(&[], |value| value)
+    }
+
+    /// Each value, in the enum's order.
+    pub fn values(&self) -> impl ExactSizeIterator<Item = &[u8]> + '_ {
+        self.values.iter().map(|value| &**value)
+    }
+
+    /// Whether a job in `status` can no longer change state.
+    pub fn is_terminal(&self, status: StatusCode) -> bool {
+        self.terminal.get(status.index()).copied().unwrap_or(false)
     }
 
     /// The state whose value is exactly `value`, if any (matching is case- and space-sensitive,
-    /// like the reference's `Status(value)`).
-    pub fn from_value(value: &[u8]) -> Option<StatusCode> {
-        match value {
-            b"pending compilation" => Some(StatusCode::PendingCompilation),
-            b"pending execution" => Some(StatusCode::PendingExecution),
-            b"ready" => Some(StatusCode::Ready),
-            b"failed" => Some(StatusCode::Failed),
-            b"aborted" => Some(StatusCode::Aborted),
-            _ => None,
+    /// like the reference's `Status(value)` without its `_missing_` hook).
+    #[inline(always)]
+    pub fn code_of(&self, value: &[u8]) -> Option<StatusCode> {
+        match &self.lookup {
+            Lookup::Perfect {
+                multiplier,
+                shift,
+                slots,
+            } => {
+                let code = slots
+                    .get(slot_of(hash_key(value), *multiplier, *shift))?
+                    .checked_sub(1)?;
+                short_eq(self.values.get(usize::from(code))?, value).then_some(StatusCode(code))
+            }
+            Lookup::Search => self
+                .values
+                .iter()
+                .position(|known| **known == *value)
+                .map(|index| StatusCode(index as u8)),
         }
-    }
-
-    /// The state with this code, if the code is one.
-    pub fn from_code(code: u8) -> Option<StatusCode> {
-        Self::ALL.get(usize::from(code)).copied()
-    }
-
-    /// Whether the job can no longer change state.
-    pub const fn is_terminal(self) -> bool {
-        matches!(
-            self,
-            StatusCode::Ready | StatusCode::Failed | StatusCode::Aborted
-        )
     }
 }
 
-/// One value per job state, looked up by its code without a bounds check.
+impl Vocabulary {
+    /// The state whose value `text` (JSON text just after a string's opening quote) holds as
+    /// it is, and the length of that value with its closing quote; `None` when the string is
+    /// no value written plainly (it may still be one written with escapes).
+    #[inline(always)]
+    pub fn plain_value_at(&self, text: &[u8]) -> Option<(StatusCode, usize)> {
+        let &(start, end) = self.plain.by_first.get(usize::from(*text.first()?))?;
+        let candidates = self
+            .plain
+            .entries
+            .get(usize::from(start)..usize::from(end))?;
+        for (status, quoted) in candidates {
+            if text
+                .get(..quoted.len())
+                .is_some_and(|head| short_eq(head, quoted))
+            {
+                return Some((*status, quoted.len()));
+            }
+        }
+        None
+    }
+}
+
+/// One value per state of a vocabulary, looked up by its code.
 #[derive(Clone, Debug, PartialEq, Eq)]
-pub struct PerStatus<T>([T; 5]);
+pub struct PerStatus<T>(Box<[T]>);
 
 impl<T> PerStatus<T> {
-    /// The table of what `make` makes of each state, in [`StatusCode::ALL`]'s order; the first
+    /// The table of what `make` makes of each state of `vocabulary`, in its order; the first
     /// error stops it.
-    pub fn try_new<E>(mut make: impl FnMut(StatusCode) -> Result<T, E>) -> Result<Self, E> {
-        let [a, b, c, d, e] = StatusCode::ALL;
-        Ok(PerStatus([
-            make(a)?,
-            make(b)?,
-            make(c)?,
-            make(d)?,
-            make(e)?,
-        ]))
+    pub fn try_new<E>(
+        vocabulary: &Vocabulary,
+        make: impl FnMut(StatusCode) -> Result<T, E>,
+    ) -> Result<Self, E> {
+        Ok(PerStatus(
+            vocabulary.codes().map(make).collect::<Result<_, E>>()?,
+        ))
     }
 
-    pub fn get(&self, status: StatusCode) -> &T {
-        let [pending_compilation, pending_execution, ready, failed, aborted] = &self.0;
-        match status {
-            StatusCode::PendingCompilation => pending_compilation,
-            StatusCode::PendingExecution => pending_execution,
-            StatusCode::Ready => ready,
-            StatusCode::Failed => failed,
-            StatusCode::Aborted => aborted,
+    /// The value of `status`; `None` for a code of another vocabulary.
+    #[inline(always)]
+    pub fn get(&self, status: StatusCode) -> Option<&T> {
+        self.0.get(status.index())
+    }
+
+    /// Each state with its value, in the vocabulary's order.
+    pub fn iter(&self) -> impl ExactSizeIterator<Item = (StatusCode, &T)> {
+        // `try_new` made one value per code of a vocabulary, so the indices fit a byte.
+        self.0
+            .iter()
+            .enumerate()
+            .map(|(index, value)| (StatusCode(index as u8), value))
+    }
+
+    pub fn len(&self) -> usize {
+        self.0.len()
+    }
+
+    pub fn is_empty(&self) -> bool {
+        self.0.is_empty()
+    }
+}
+
+/// Vocabularies of two client releases, for the core's tests.
+#[cfg(test)]
+pub mod testing {
+    use super::Vocabulary;
+
+    /// The seed's five states (iqm-client 15.0 to 17.2).
+    pub const SEED: [&str; 5] = [
+        "pending compilation",
+        "pending execution",
+        "ready",
+        "failed",
+        "aborted",
+    ];
+
+    /// The 23 states of iqm-client 28.0 to 32.1.1.
+    pub const LATEST: [&str; 23] = [
+        "received",
+        "validation_started",
+        "processing",
+        "validation_ended",
+        "fetch_calibration_started",
+        "fetch_calibration_ended",
+        "compilation_started",
+        "compilation_ended",
+        "save_sweep_metadata_started",
+        "save_sweep_metadata_ended",
+        "pending_execution",
+        "execution_started",
+        "execution_ended",
+        "post_processing_pending",
+        "post_processing_started",
+        "post_processing_ended",
+        "ready",
+        "failed",
+        "aborted",
+        "pending deletion",
+        "deletion failed",
+        "deleted",
+        "unknown",
+    ];
+
+    fn build(values: &[&str], terminal: &[&str]) -> Vocabulary {
+        match Vocabulary::new(values, |value| {
+            terminal.iter().any(|t| t.as_bytes() == value)
+        }) {
+            Ok(vocabulary) => vocabulary,
+            Err(err) => unreachable!("{err}"),
         }
     }
 
-    /// Each state with its value, in [`StatusCode::ALL`]'s order.
-    pub fn iter(&self) -> impl Iterator<Item = (StatusCode, &T)> {
-        StatusCode::ALL.into_iter().zip(&self.0)
+    pub fn seed() -> Vocabulary {
+        build(&SEED, &["ready", "failed", "aborted"])
+    }
+
+    pub fn latest() -> Vocabulary {
+        build(
+            &LATEST,
+            &["ready", "failed", "aborted", "deleted", "deletion failed"],
+        )
     }
 }
 
 #[cfg(test)]
 mod tests {
+    use super::testing::{latest, seed, LATEST, SEED};
     use super::*;
 
     #[test]
     fn a_per_status_table_finds_each_state_where_it_was_made() {
-        let table = PerStatus::try_new(|status| Ok::<_, ()>(status.value())).unwrap();
-        for status in StatusCode::ALL {
-            assert_eq!(*table.get(status), status.value());
+        for vocabulary in [seed(), latest()] {
+            let table =
+                PerStatus::try_new(&vocabulary, |status| Ok::<_, ()>(vocabulary.value(status)))
+                    .unwrap();
+            assert_eq!(table.len(), vocabulary.len());
+            for status in vocabulary.codes() {
+                assert_eq!(*table.get(status).unwrap(), vocabulary.value(status));
+            }
+            let order: Vec<_> = table.iter().map(|(status, _)| status).collect();
+            assert_eq!(order, vocabulary.codes().collect::<Vec<_>>());
+            let ready = vocabulary.code_of(b"ready").unwrap();
+            assert_eq!(
+                PerStatus::try_new(&vocabulary, |status| if status == ready {
+                    Err(status)
+                } else {
+                    Ok(())
+                }),
+                Err(ready)
+            );
+            assert_eq!(table.get(StatusCode(vocabulary.len() as u8)), None);
         }
-        let order: Vec<_> = table.iter().map(|(status, _)| status).collect();
-        assert_eq!(order, StatusCode::ALL);
-        assert_eq!(
-            PerStatus::try_new(|status| if status == StatusCode::Ready {
-                Err(status)
-            } else {
-                Ok(())
-            }),
-            Err(StatusCode::Ready)
-        );
     }
 
     #[test]
-    fn values_round_trip() {
-        for (code, status) in StatusCode::ALL.iter().enumerate() {
-            assert_eq!(
-                StatusCode::from_value(status.value().as_bytes()),
-                Some(*status)
-            );
-            assert_eq!(StatusCode::from_code(code as u8), Some(*status));
-            assert_eq!(*status as u8 as usize, code);
+    fn values_round_trip_in_order() {
+        for (vocabulary, values) in [(seed(), &SEED[..]), (latest(), &LATEST[..])] {
+            assert!(matches!(vocabulary.lookup, Lookup::Perfect { .. }));
+            assert_eq!(vocabulary.values().collect::<Vec<_>>().len(), values.len());
+            for (code, value) in values.iter().enumerate() {
+                let status = vocabulary.code_of(value.as_bytes()).unwrap();
+                assert_eq!(status.index(), code);
+                assert_eq!(vocabulary.value(status), value.as_bytes());
+                assert_eq!(vocabulary.code(code as u8), Some(status));
+                assert_eq!(StatusCode::from_code(code as u8), Some(status));
+            }
+            assert_eq!(vocabulary.code(values.len() as u8), None);
+            assert_eq!(StatusCode::from_code(INVALID), None);
         }
     }
 
     #[test]
     fn matching_is_exact() {
-        for bad in [
-            &b"Ready"[..],
-            b"ready ",
-            b" ready",
-            b"",
-            b"pending",
-            b"READY",
-        ] {
-            assert_eq!(StatusCode::from_value(bad), None);
+        for vocabulary in [seed(), latest()] {
+            for bad in [
+                &b"Ready"[..],
+                b"ready ",
+                b" ready",
+                b"",
+                b"pending",
+                b"READY",
+                b"pending_compilation",
+                b"post_processing_",
+                b"post_processing_endex",
+                b"\"ready\"",
+            ] {
+                assert_eq!(vocabulary.code_of(bad), None, "{bad:?}");
+            }
         }
-        assert_eq!(StatusCode::from_code(5), None);
+        // Each vocabulary knows only its own values.
+        assert_eq!(seed().code_of(b"post_processing_ended"), None);
+        assert_eq!(latest().code_of(b"pending compilation"), None);
+        assert_eq!(latest().code_of(b"pending execution"), None);
+    }
+
+    #[test]
+    fn plain_values_are_found_in_json_text() {
+        for vocabulary in [seed(), latest()] {
+            for status in vocabulary.codes() {
+                let value = vocabulary.value(status);
+                let text = [value, b"\",\"message\":null}"].concat();
+                assert_eq!(
+                    vocabulary.plain_value_at(&text),
+                    Some((status, value.len() + 1))
+                );
+                // The string must end where the value does.
+                let longer = [value, b"x\"}"].concat();
+                assert_eq!(vocabulary.plain_value_at(&longer), None);
+                assert_eq!(vocabulary.plain_value_at(&text[..value.len()]), None);
+            }
+            assert_eq!(vocabulary.plain_value_at(b"rea\\u0064y\""), None);
+            assert_eq!(vocabulary.plain_value_at(b""), None);
+        }
+        // A value with a byte JSON escapes is left to the general parse.
+        let odd = Vocabulary::new(["a\"b", "tab\there", "caf\u{e9}", "a"], |_| false).unwrap();
+        assert_eq!(odd.plain_value_at(b"a\"b\""), Some((StatusCode(3), 2)));
+        assert_eq!(odd.plain_value_at(b"tab\there\""), None);
+        assert_eq!(
+            odd.plain_value_at("caf\u{e9}\"".as_bytes()),
+            Some((StatusCode(2), 6))
+        );
+        assert_eq!(odd.code_of(b"a\"b"), Some(StatusCode(0)));
+    }
+
+    #[test]
+    fn short_compares_agree_with_slices() {
+        let text: Vec<u8> = (0..40u8).collect();
+        for len in 0..40 {
+            for flip in 0..len {
+                let a = &text[..len];
+                let mut b = a.to_vec();
+                assert!(short_eq(a, &b));
+                b[flip] ^= 1;
+                assert!(!short_eq(a, &b), "{len} {flip}");
+            }
+            assert!(!short_eq(&text[..len], &text[..len + 1]));
+        }
     }
 
     #[test]
     fn terminal_states() {
-        let terminal: Vec<_> = StatusCode::ALL.iter().filter(|s| s.is_terminal()).collect();
+        fn terminal(vocabulary: &Vocabulary) -> Vec<&[u8]> {
+            let codes = vocabulary.codes().filter(|&s| vocabulary.is_terminal(s));
+            codes.map(|s| vocabulary.value(s)).collect()
+        }
+        assert_eq!(terminal(&seed()), [&b"ready"[..], b"failed", b"aborted"]);
         assert_eq!(
-            terminal,
+            terminal(&latest()),
             [
-                &StatusCode::Ready,
-                &StatusCode::Failed,
-                &StatusCode::Aborted
+                &b"ready"[..],
+                b"failed",
+                b"aborted",
+                b"deletion failed",
+                b"deleted"
             ]
         );
+    }
+
+    #[test]
+    fn what_no_vocabulary_can_be_is_refused() {
+        let none: [&str; 0] = [];
+        assert!(matches!(
+            Vocabulary::new(none, |_| false),
+            Err(Error::BadVocabulary(_))
+        ));
+        assert!(matches!(
+            Vocabulary::new(["a", "b", "a"], |_| false),
+            Err(Error::BadVocabulary(_))
+        ));
+        let many: Vec<String> = (0..=MAX_STATUSES).map(|i| format!("s{i}")).collect();
+        assert!(matches!(
+            Vocabulary::new(&many, |_| false),
+            Err(Error::BadVocabulary(why)) if why.contains("255")
+        ));
+        let most = Vocabulary::new(&many[..MAX_STATUSES], |_| false).unwrap();
+        assert_eq!(most.len(), MAX_STATUSES);
+        for (code, value) in many[..MAX_STATUSES].iter().enumerate() {
+            assert_eq!(
+                most.code_of(value.as_bytes()).map(StatusCode::index),
+                Some(code)
+            );
+        }
+    }
+
+    #[test]
+    fn values_the_hash_cannot_separate_are_still_found() {
+        // Same length, first, middle and last byte: only a search tells them apart.
+        let values = ["abXcd", "abXzd", "aqXcd", "ready"];
+        let vocabulary = Vocabulary::new(values, |_| false).unwrap();
+        assert_eq!(vocabulary.lookup, Lookup::Search);
+        for (code, value) in values.iter().enumerate() {
+            assert_eq!(
+                vocabulary.code_of(value.as_bytes()).map(StatusCode::index),
+                Some(code)
+            );
+        }
+        assert_eq!(vocabulary.code_of(b"abXed"), None);
     }
 }

@@ -17,15 +17,19 @@ pub use types::{ParsedStatus, Presence, StrList, StrListIter};
 pub use visitors::parse_with_serde;
 
 use crate::error::Error;
+use crate::status::Vocabulary;
 
 /// Parses one JSON document. `Ok` only when the result is certainly the reference's.
 // Inlined into the per-payload loop of a batch even where other callers exist (the poller).
 #[inline(always)]
-pub fn parse_status(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
-    if let Some(parsed) = scan_status(input) {
+pub fn parse_status<'a>(
+    vocabulary: &Vocabulary,
+    input: &'a [u8],
+) -> Result<ParsedStatus<'a>, Error> {
+    if let Some(parsed) = scan_status(vocabulary, input) {
         return Ok(parsed);
     }
-    parse_with_serde(input)
+    parse_with_serde(vocabulary, input)
 }
 
 #[cfg(test)]
@@ -35,25 +39,78 @@ mod tests {
     use super::visitors::MAX_INTEGER_DIGITS;
     use super::*;
     use crate::error::Field;
+    use crate::status::testing::{latest, seed};
     use crate::status::StatusCode;
 
     fn parse(input: &str) -> Result<ParsedStatus<'_>, Error> {
-        parse_status(input.as_bytes())
+        parse_status(&seed(), input.as_bytes())
+    }
+
+    fn code(value: &str) -> StatusCode {
+        seed().code_of(value.as_bytes()).unwrap()
+    }
+
+    fn scan_status(input: &[u8]) -> Option<ParsedStatus<'_>> {
+        super::scan_status(&seed(), input)
+    }
+
+    fn parse_with_serde(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
+        super::parse_with_serde(&seed(), input)
+    }
+
+    fn parse_status<'a>(
+        vocabulary: &Vocabulary,
+        input: &'a [u8],
+    ) -> Result<ParsedStatus<'a>, Error> {
+        super::parse_status(vocabulary, input)
     }
 
     #[test]
     fn minimal_payload() {
         let parsed = parse(r#"{"status": "pending compilation"}"#).unwrap();
-        assert_eq!(parsed.status, StatusCode::PendingCompilation);
+        assert_eq!(parsed.status, code("pending compilation"));
         assert_eq!(parsed.message, Presence::Absent);
         assert_eq!(parsed.warnings, Presence::Absent);
     }
 
     #[test]
-    fn every_status() {
-        for status in StatusCode::ALL {
-            let doc = format!(r#"{{"status":"{}"}}"#, status.value());
-            assert_eq!(parse(&doc).unwrap().status, status);
+    fn every_status_of_each_vocabulary() {
+        for vocabulary in [seed(), latest()] {
+            for status in vocabulary.codes() {
+                let value = std::str::from_utf8(vocabulary.value(status)).unwrap();
+                for doc in [
+                    format!(r#"{{"status":"{value}"}}"#),
+                    format!(r#"{{ "status" : "{value}" , "message": "m"}}"#),
+                    format!(r#"{{"status":"{value}","x":1}}"#),
+                    format!(r#"{{"status":"{}"}}"#, value.replace('_', "\\u005f")),
+                ] {
+                    assert_eq!(
+                        parse_status(&vocabulary, doc.as_bytes()).unwrap().status,
+                        status
+                    );
+                    if let Some(scanned) = super::scan_status(&vocabulary, doc.as_bytes()) {
+                        assert_eq!(scanned.status, status);
+                    }
+                }
+            }
+        }
+        assert!(super::scan_status(&latest(), br#"{"status":"post_processing_ended"}"#).is_some());
+    }
+
+    #[test]
+    fn a_value_of_another_vocabulary_is_unknown() {
+        for (vocabulary, foreign) in [
+            (seed(), "post_processing_ended"),
+            (seed(), "deleted"),
+            (latest(), "pending compilation"),
+            (latest(), "pending execution"),
+        ] {
+            let doc = format!(r#"{{"status":"{foreign}"}}"#);
+            assert!(super::scan_status(&vocabulary, doc.as_bytes()).is_none());
+            assert!(matches!(
+                parse_status(&vocabulary, doc.as_bytes()),
+                Err(Error::UnknownStatus)
+            ));
         }
     }
 
@@ -63,7 +120,7 @@ mod tests {
             r#"{"status":"failed","message":"boom","warnings":["a","b\nc"],"x":[1,{"y":null}]}"#,
         )
         .unwrap();
-        assert_eq!(parsed.status, StatusCode::Failed);
+        assert_eq!(parsed.status, code("failed"));
         let Presence::Value(message) = &parsed.message else {
             panic!("message")
         };
@@ -111,8 +168,8 @@ mod tests {
                     .join(" ,")
             );
             let mut sink = Recording(Vec::new());
-            let document = scan_status_into(doc.as_bytes(), &mut sink).unwrap();
-            assert_eq!(document.status, StatusCode::Ready);
+            let document = scan_status_into(&seed(), doc.as_bytes(), &mut sink).unwrap();
+            assert_eq!(document.status, code("ready"));
             assert_eq!(document.message, Presence::Value("m".to_owned()));
             let [(len, kept, again)] = &sink.0[..] else {
                 panic!("one list")
@@ -155,7 +212,7 @@ mod tests {
     #[test]
     fn escaped_keys_match() {
         let parsed = parse(r#"{"st\u0061tus":"re\u0061dy"}"#).unwrap();
-        assert_eq!(parsed.status, StatusCode::Ready);
+        assert_eq!(parsed.status, code("ready"));
     }
 
     #[test]
@@ -215,7 +272,7 @@ mod tests {
         }
         assert!(matches!(parse(&big_int), Err(Error::TooManyDigits)));
         assert!(matches!(
-            parse_status(b"{\"status\":\"ready\",\"m\":\"\xff\"}"),
+            parse_status(&seed(), b"{\"status\":\"ready\",\"m\":\"\xff\"}"),
             Err(Error::Json(_))
         ));
     }

@@ -7,23 +7,24 @@ use std::borrow::Cow;
 use super::types::{ParsedStatus, Presence, StrList};
 use crate::error::Field;
 use crate::simd::unescaped_ascii_run;
-use crate::status::StatusCode;
+use crate::status::{StatusCode, Vocabulary};
 
 /// The scanner alone: `Some` only for documents it answers itself. Exposed so the
 /// fuzz targets can check it against [`parse_with_serde`] on every input.
 #[doc(hidden)]
 #[inline(always)]
-pub fn scan_status(input: &[u8]) -> Option<ParsedStatus<'_>> {
-    Scanner::new(input).document()
+pub fn scan_status<'a>(vocabulary: &Vocabulary, input: &'a [u8]) -> Option<ParsedStatus<'a>> {
+    Scanner::new(vocabulary, input).document()
 }
 
 /// The scanner, handing each string to `sink` as it is read. `None` when the
 /// scanner does not answer (the caller then runs [`parse_with_serde`]) or the sink refused.
 pub fn scan_status_into<'a, S: ScanSink<'a>>(
+    vocabulary: &Vocabulary,
     input: &'a [u8],
     sink: &mut S,
 ) -> Option<ScannedDocument<S::Text, S::List>> {
-    Scanner::new(input).document_into(sink)
+    Scanner::new(vocabulary, input).document_into(sink)
 }
 
 /// The fields of a document the scanner read, with the values its sink made.
@@ -92,14 +93,19 @@ impl<'a> ScanSink<'a> for BorrowingSink {
 /// A scanner for the shape nearly every status has: only the three known keys, and strings
 /// without escapes. It gives up (`None`) at anything else, leaving it to serde_json, so it only
 /// needs to be right on what it accepts.
-struct Scanner<'a> {
+struct Scanner<'a, 'v> {
+    vocabulary: &'v Vocabulary,
     input: &'a [u8],
     at: usize,
 }
 
-impl<'a> Scanner<'a> {
-    fn new(input: &'a [u8]) -> Self {
-        Scanner { input, at: 0 }
+impl<'a, 'v> Scanner<'a, 'v> {
+    fn new(vocabulary: &'v Vocabulary, input: &'a [u8]) -> Self {
+        Scanner {
+            vocabulary,
+            input,
+            at: 0,
+        }
     }
 
     fn peek(&self) -> Option<u8> {
@@ -241,26 +247,13 @@ impl<'a> Scanner<'a> {
         found.then_some(field)
     }
 
-    /// One of the five status values, written plainly, picked the same way (the two pending
-    /// states differ at their tenth letter).
+    /// One of the vocabulary's values, written plainly (one with an escape gives up).
+    #[inline(always)]
     fn status_value(&mut self) -> Option<StatusCode> {
-        self.skip_whitespace();
-        let letter = |offset: usize| self.input.get(self.at + offset).copied();
-        let (status, found) = match (letter(1)?, letter(9)) {
-            (b'p', Some(b'c')) => (
-                StatusCode::PendingCompilation,
-                self.eat_exact(b"\"pending compilation\""),
-            ),
-            (b'p', _) => (
-                StatusCode::PendingExecution,
-                self.eat_exact(b"\"pending execution\""),
-            ),
-            (b'r', _) => (StatusCode::Ready, self.eat_exact(b"\"ready\"")),
-            (b'f', _) => (StatusCode::Failed, self.eat_exact(b"\"failed\"")),
-            (b'a', _) => (StatusCode::Aborted, self.eat_exact(b"\"aborted\"")),
-            _ => return None,
-        };
-        found.then_some(status)
+        self.eat(b'"')?;
+        let (status, len) = self.vocabulary.plain_value_at(self.input.get(self.at..)?)?;
+        self.at += len;
+        Some(status)
     }
 
     #[inline(always)]

@@ -10,16 +10,23 @@ use serde::de::{self, DeserializeSeed, Deserializer, MapAccess, SeqAccess, Visit
 
 use super::types::{ParsedStatus, Presence, StrList};
 use crate::error::{Error, Field};
-use crate::status::StatusCode;
+use crate::status::{StatusCode, Vocabulary};
 
 /// The general parse, through serde_json: every escape, extra key and nesting.
-pub fn parse_with_serde(input: &[u8]) -> Result<ParsedStatus<'_>, Error> {
+pub fn parse_with_serde<'a>(
+    vocabulary: &Vocabulary,
+    input: &'a [u8],
+) -> Result<ParsedStatus<'a>, Error> {
     if has_long_integer_part(input) {
         return Err(Error::TooManyDigits);
     }
     let problem = Cell::new(None);
     let mut deserializer = serde_json::Deserializer::from_slice(input);
-    let parsed = DocumentSeed { problem: &problem }.deserialize(&mut deserializer);
+    let parsed = DocumentSeed {
+        vocabulary,
+        problem: &problem,
+    }
+    .deserialize(&mut deserializer);
     // A problem recorded by a visitor is the real reason; serde_json only saw a custom error.
     if let Some(problem) = problem.take() {
         return Err(problem);
@@ -130,6 +137,7 @@ fn fail<E: de::Error>(problem: &Cell<Option<Error>>, error: Error) -> E {
 }
 
 struct DocumentSeed<'p> {
+    vocabulary: &'p Vocabulary,
     problem: &'p Cell<Option<Error>>,
 }
 
@@ -167,7 +175,12 @@ impl<'de> Visitor<'de> for DocumentSeed<'_> {
             }
             let problem = self.problem;
             match field {
-                Field::Status => status = Some(map.next_value_seed(StatusSeed { problem })?),
+                Field::Status => {
+                    status = Some(map.next_value_seed(StatusSeed {
+                        vocabulary: self.vocabulary,
+                        problem,
+                    })?);
+                }
                 Field::Message => {
                     message = map.next_value_seed(NullableSeed {
                         inner: StrSeed { field, problem },
@@ -221,8 +234,9 @@ impl Visitor<'_> for KeySeed {
     }
 }
 
-/// The `status` value: one of the five strings, as a code.
+/// The `status` value: one of the vocabulary's strings, as a code.
 struct StatusSeed<'p> {
+    vocabulary: &'p Vocabulary,
     problem: &'p Cell<Option<Error>>,
 }
 
@@ -243,7 +257,7 @@ impl<'de> Visitor<'de> for StatusSeed<'_> {
     }
 
     fn visit_str<E: de::Error>(self, value: &str) -> Result<Self::Value, E> {
-        StatusCode::from_value(value.as_bytes())
+        (self.vocabulary.code_of(value.as_bytes()))
             .ok_or_else(|| fail(self.problem, Error::UnknownStatus))
     }
 
