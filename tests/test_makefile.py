@@ -69,4 +69,81 @@ def test_make_test_needs_an_interpreter_the_reference_installs_on(version: str) 
     assert f"is Python {version}, where iqm-client 17.2" in result.stderr
     assert "make test needs CPython 3.9 to 3.11" in result.stderr
     # It stopped before making a virtualenv from that interpreter.
-    assert not (ROOT / ".venv" / f".installed-{version}").exists()
+    assert not (ROOT / f".venv-{version}").exists()
+
+
+def dry_run(*args: str) -> str:
+    """The commands make would run for ``args``, every target taken as out of date (``-B``),
+    none run (``-n``)."""
+    result = make("-n", "-B", *args)
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_make_run_installs_only_what_it_runs() -> None:
+    commands = dry_run("run")
+    assert "-r requirements-run.txt" in commands
+    assert "requirements-dev.txt" not in commands and "requirements-test.txt" not in commands
+    assert "maturin develop --release" in commands
+    assert commands.rstrip().endswith("-m iqm_runstatus bench")
+
+
+@pytest.mark.parametrize("target", ["test", "test-fast", "lint", "venv"])
+def test_the_test_and_lint_targets_add_the_rest(target: str) -> None:
+    commands = dry_run(target)
+    assert "-r requirements-run.txt" in commands
+    assert "-r requirements-dev.txt" in commands
+
+
+def test_the_requirements_nest() -> None:
+    def includes(name: str) -> list[str]:
+        text = (ROOT / name).read_text(encoding="utf-8")
+        return [line.split()[1] for line in text.splitlines() if line.startswith("-r ")]
+
+    assert includes("requirements-run.txt") == []
+    assert includes("requirements-test.txt") == ["requirements-run.txt"]
+    assert includes("requirements-dev.txt") == ["requirements-test.txt"]
+
+
+def test_each_interpreter_keeps_its_own_virtualenv() -> None:
+    default = make("-n", "-B", "run").stdout
+    assert "python3 -m venv .venv\n" in default
+    other = "3.10" if "3.10" != sys_version() else "3.9"
+    python = interpreter(other)
+    if python is None:
+        pytest.skip(f"no Python {other} here")
+    commands = dry_run("run", f"PYTHON={python}")
+    assert f"rm -rf .venv-{other}\n" in commands
+    assert f"-m venv .venv-{other}\n" in commands
+    assert f".venv-{other}/bin/python -m iqm_runstatus bench" in commands
+    assert "rm -rf .venv\n" not in commands
+
+
+def test_a_changed_requirements_file_upgrades_the_virtualenv(tmp_path: Path) -> None:
+    # A virtualenv whose stamps are older than every requirements file: make installs the
+    # files again into it, and does not make it anew.
+    venv = tmp_path / "venv"
+    venv.mkdir()
+    for stamp in (f".python-{sys_version()}", ".installed-run", ".installed-dev"):
+        (venv / stamp).touch()
+        os.utime(venv / stamp, (0, 0))
+    os.utime(venv / f".python-{sys_version()}")  # the virtualenv itself is current
+    result = make("-n", "venv", f"VENV={venv}", "PYTHON=python3")
+    assert result.returncode == 0, result.stderr
+    assert "-r requirements-run.txt" in result.stdout
+    assert "-r requirements-dev.txt" in result.stdout
+    assert "rm -rf" not in result.stdout and " -m venv " not in result.stdout
+
+
+def test_make_test_fast_prints_the_slowest_tests() -> None:
+    assert "--durations=10" in dry_run("test-fast")
+
+
+def sys_version() -> str:
+    result = subprocess.run(
+        ["python3", "-c", "import sys; print('%d.%d' % sys.version_info[:2])"],
+        capture_output=True,
+        text=True,
+        check=True,
+    )
+    return result.stdout.strip()
