@@ -55,6 +55,7 @@ def _big_text(size: int) -> str:
     return (unit * (size // len(unit) + 1))[:size]
 
 
+@pytest.mark.slow  # a 10 MB input
 @pytest.mark.parametrize("ensure_ascii", [False, True])
 def test_ten_megabyte_message(ensure_ascii: bool) -> None:
     """A 10 MB message parses to exactly that message through every entry point."""
@@ -70,6 +71,7 @@ def test_ten_megabyte_message(ensure_ascii: bool) -> None:
     assert RunStatus.from_dict(payload).message == message
 
 
+@pytest.mark.slow  # a 10 MB input
 def test_ten_megabyte_extra_string() -> None:
     """A 10 MB extra string is skipped; the result is the small reference instance."""
     doc = json.dumps({"status": "ready", "blob": _big_text(TEN_MB), "message": "m"})
@@ -79,6 +81,7 @@ def test_ten_megabyte_extra_string() -> None:
     assert RunStatus.from_json(doc) == RunStatus(status=Status.READY, message="m")
 
 
+@pytest.mark.slow  # a 10 MB input
 def test_ten_megabyte_extra_array_and_object() -> None:
     """A 10 MB extra array of numbers and a large extra object are skipped correctly."""
     numbers = "[" + ",".join(["1.5e3", "-7", "null", '"x"'] * (TEN_MB // 20)) + "]"
@@ -101,6 +104,7 @@ def test_many_warnings_and_many_keys() -> None:
     assert_same_model_validate_json(duplicates)
 
 
+@pytest.mark.slow  # a 10 MB input
 def test_ten_megabyte_unknown_status() -> None:
     """A 10 MB status string is a ValueError, with the reference's (long) message."""
     doc = json.dumps({"status": "x" * TEN_MB})
