@@ -3,9 +3,13 @@ that cannot run them."""
 
 from __future__ import annotations
 
+import json
 import os
+import re
 import shutil
 import subprocess
+import sys
+from importlib import metadata
 from pathlib import Path
 
 import pytest
@@ -147,3 +151,57 @@ def sys_version() -> str:
         check=True,
     )
     return result.stdout.strip()
+
+
+# The modules the benchmark adds to those the interpreter starts with (site's own aside).
+BENCH_IMPORTS = """
+import json, sys
+before = set(sys.modules)
+from iqm_runstatus.__main__ import main
+assert main(["bench", "--size", "200", "--repeat", "1"]) == 0
+print(json.dumps(sorted({name.partition(".")[0] for name in set(sys.modules) - before})))
+"""
+
+
+def requirement_closure(names: list[str]) -> set[str]:
+    """The distributions ``names`` install, with everything they require (extras aside)."""
+    found: set[str] = set()
+    todo = [canonical(name) for name in names]
+    while todo:
+        name = todo.pop()
+        if name in found:
+            continue
+        found.add(name)
+        try:
+            requires = metadata.requires(name) or []
+        except metadata.PackageNotFoundError:
+            continue
+        for requirement in requires:
+            if "extra ==" not in requirement.partition(";")[2]:
+                todo.append(canonical(re.match(r"[A-Za-z0-9._-]+", requirement).group(0)))
+    return found
+
+
+def canonical(name: str) -> str:
+    return re.sub(r"[-_.]+", "-", name).lower()
+
+
+def test_the_benchmark_imports_only_what_make_run_installs() -> None:
+    # `make run` installs requirements-run.txt and nothing else: the benchmark it runs must
+    # need no other distribution.
+    lines = (ROOT / "requirements-run.txt").read_text(encoding="utf-8").splitlines()
+    listed = [re.match(r"[A-Za-z0-9._-]+", line).group(0) for line in lines if line[:1].isalpha()]
+    allowed = requirement_closure(listed) | {"iqm-runstatus"}
+    proc = subprocess.run(
+        [sys.executable, "-c", BENCH_IMPORTS],
+        capture_output=True,
+        text=True,
+        timeout=240,
+        check=False,
+    )
+    assert proc.returncode == 0, proc.stderr[-2000:]
+    modules = json.loads(proc.stdout.splitlines()[-1])
+    owners = metadata.packages_distributions()
+    imported = {canonical(dist) for module in modules for dist in owners.get(module, [])}
+    assert imported <= allowed, imported - allowed
+    assert "pydantic" in imported
