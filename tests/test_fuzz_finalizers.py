@@ -206,6 +206,7 @@ print(json.dumps({"examples": EXAMPLES}))
 )
 
 
+@pytest.mark.slow  # a fuzz run in a fresh interpreter
 @pytest.mark.timeout(900)  # the script it starts has 600 s
 def test_every_entry_point_with_a_finalizer_armed() -> None:
     """No crash, hang or internal error whatever a finalizer does during a call."""
