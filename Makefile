@@ -269,6 +269,6 @@ test-pythons: wheels ## test the installed wheel of each supported Python in a f
 		esac; \
 	done
 
-clean: ## remove build products and the virtualenv
+clean: ## remove build products and the virtualenvs (one per interpreter)
 	cargo clean
-	rm -rf $(VENV) $(DEBUG_VENV) .pytest_cache .hypothesis .benchmarks $(DIST) build
+	rm -rf .venv .venv-* $(VENV) .pytest_cache .hypothesis .benchmarks $(DIST) build

@@ -205,3 +205,18 @@ def test_the_benchmark_imports_only_what_make_run_installs() -> None:
     imported = {canonical(dist) for module in modules for dist in owners.get(module, [])}
     assert imported <= allowed, imported - allowed
     assert "pydantic" in imported
+
+
+def test_make_clean_removes_every_interpreters_virtualenv() -> None:
+    assert "rm -rf .venv .venv-* " in dry_run("clean")
+
+
+def test_make_test_pythons_runs_the_fast_tier_and_the_differential_tests() -> None:
+    # `-o` takes the wheels as built: only the commands of the tests are listed, none run.
+    result = make("-n", "-o", "dist/.built-3.11", "test-pythons", "PYTHONS=3.11")
+    assert result.returncode == 0, result.stderr
+    fast, differential = [line for line in result.stdout.splitlines() if "-m pytest" in line]
+    assert "HYPOTHESIS_PROFILE=dev" in fast and '-m "not slow"' in fast
+    assert "HYPOTHESIS_PROFILE=ci" in differential and "tests/test_parity.py" in differential
+    # The sdist check builds without LTO: it checks that the sdist builds, not how fast.
+    assert "CARGO_PROFILE_RELEASE_LTO=off" in result.stdout
