@@ -75,8 +75,9 @@ test-rust: $(INSTALLED) ## run the Rust unit tests (the core's need no interpret
 test-py: check-reference-python $(INSTALLED) build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q --benchmark-disable
 
-# The edit-and-test loop: what test-py runs but the tests marked slow (leak loops, 100 MB
-# inputs, the largest benchmark sizes), with a tenth of the hypothesis examples (dev profile).
+# The edit-and-test loop: what test-py runs but the tests marked slow (the marker's list is in
+# pyproject.toml), with a tenth of the hypothesis examples (dev profile); the ten slowest
+# tests are printed, so that one that grew slow is seen.
 test-fast: check-reference-python $(INSTALLED) build ## run the pytest suite but the slow tests, with fewer hypothesis examples
 	HYPOTHESIS_PROFILE=dev $(PY) -m pytest -q --benchmark-disable -m "not slow" --durations=10
 
