@@ -2,17 +2,24 @@
 .DEFAULT_GOAL := help
 SHELL := /bin/bash
 
-VENV ?= .venv
-# The interpreter the virtualenv is made from: `make test PYTHON=python3.10`, say. The
-# virtualenv's stamp names its version, so another version makes the virtualenv anew.
+# The interpreter the virtualenv is made from: `make test PYTHON=python3.10`, say.
 PYTHON ?= python3
 PYTHON_VERSION := $(shell $(PYTHON) -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+DEFAULT_PYTHON_VERSION := $(shell python3 -c 'import sys; print("%d.%d" % sys.version_info[:2])' 2>/dev/null)
+# One virtualenv per interpreter, kept: `.venv` for the default python3, `.venv-3.10` for
+# PYTHON=python3.10, so that switching back and forth upgrades instead of rebuilding.
+VENV ?= $(if $(filter $(DEFAULT_PYTHON_VERSION),$(PYTHON_VERSION)),.venv,.venv-$(PYTHON_VERSION))
 SUPPORTED_PYTHONS := 3.9 3.10 3.11 3.12 3.13
 # iqm-client 17.2, the reference every test compares with, installs on these only.
 REFERENCE_PYTHONS := 3.9 3.10 3.11
-INSTALLED := $(VENV)/.installed-$(PYTHON_VERSION)
+# The virtualenv, stamped with its interpreter's version; then what `make run` needs
+# (requirements-run.txt), then the test, benchmark and lint tools on top (requirements-dev.txt,
+# which includes requirements-test.txt). A changed requirements file upgrades the virtualenv.
+CREATED := $(VENV)/.python-$(PYTHON_VERSION)
+RUN_INSTALLED := $(VENV)/.installed-run
+INSTALLED := $(VENV)/.installed-dev
 PY := $(VENV)/bin/python
-PIP := $(PY) -m pip
+PIP := $(PY) -m pip --disable-pip-version-check
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs crates/core/src/*.rs crates/core/src/*/*.rs) Cargo.toml crates/core/Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
@@ -31,25 +38,33 @@ check-reference-python: check-python
 	@case " $(REFERENCE_PYTHONS) " in *" $(PYTHON_VERSION) "*) ;; *) \
 		echo "PYTHON=$(PYTHON) is Python $(PYTHON_VERSION), where iqm-client 17.2 (the reference the tests compare with) does not install: make test needs CPython 3.9 to 3.11; make test-pythons tests 3.12 and 3.13 against the pure path" >&2; exit 1;; esac
 
-$(INSTALLED): requirements-dev.txt requirements-test.txt | check-python
+$(CREATED): | check-python
 	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
+	touch $@
+
+$(RUN_INSTALLED): $(CREATED) requirements-run.txt
+	$(PIP) install --quiet -r requirements-run.txt
+	touch $@
+
+$(INSTALLED): $(RUN_INSTALLED) requirements-test.txt requirements-dev.txt
 	$(PIP) install --quiet --upgrade pip
 	$(PIP) install --quiet -r requirements-dev.txt
 	touch $@
 
 venv: $(INSTALLED) ## create the virtualenv with the build, test and bench tools
 
-$(VENV)/.built-release: $(INSTALLED) $(RUST_SOURCES) $(PY_SOURCES) pyproject.toml build.rs
+$(VENV)/.built-release: $(RUN_INSTALLED) $(RUST_SOURCES) $(PY_SOURCES) pyproject.toml build.rs
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
 	touch $@
 
 build: $(VENV)/.built-release ## build the release extension into the virtualenv
 
+# Only the runtime dependency and maturin: the benchmark imports nothing else.
 run: build ## build, then compare the Rust path with the pure-Python path on a generated workload
 	$(PY) -m iqm_runstatus bench
 
-test: check-reference-python build test-rust test-py ## build, then run every test (cargo test and pytest)
+test: check-reference-python $(INSTALLED) build test-rust test-py ## build, then run every test (cargo test and pytest)
 
 # The core's tests run with no interpreter configured: it must not link one.
 test-rust: $(INSTALLED) ## run the Rust unit tests (the core's need no interpreter; the bindings' link it)
@@ -57,13 +72,14 @@ test-rust: $(INSTALLED) ## run the Rust unit tests (the core's need no interpret
 	PYO3_PYTHON=$(abspath $(PY)) cargo test -p iqm_runstatus --quiet
 
 # Every test, with every hypothesis example each names (the ci profile, tests/support/profiles.py).
-test-py: check-reference-python build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
+test-py: check-reference-python $(INSTALLED) build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
 	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q --benchmark-disable
 
-# The edit-and-test loop: what test-py runs but the tests marked slow (leak loops, 100 MB
-# inputs, the largest benchmark sizes), with a tenth of the hypothesis examples (dev profile).
-test-fast: check-reference-python build ## run the pytest suite but the slow tests, with fewer hypothesis examples
-	HYPOTHESIS_PROFILE=dev $(PY) -m pytest -q --benchmark-disable -m "not slow"
+# The edit-and-test loop: what test-py runs but the tests marked slow (the marker's list is in
+# pyproject.toml), with a tenth of the hypothesis examples (dev profile); the ten slowest
+# tests are printed, so that one that grew slow is seen.
+test-fast: check-reference-python $(INSTALLED) build ## run the pytest suite but the slow tests, with fewer hypothesis examples
+	HYPOTHESIS_PROFILE=dev $(PY) -m pytest -q --benchmark-disable -m "not slow" --durations=10
 
 # The same suite against an extension built with debug assertions and overflow checks, under
 # CPython's debug allocator, in a virtualenv and target folder of its own (not part of test).
@@ -93,13 +109,13 @@ fuzz-smoke: fuzz-tools ## run each cargo-fuzz target for 60 seconds
 		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=60 -print_final_stats=1 || exit 1; \
 	done
 
-bench: build ## run the benchmarks and print the ratios
+bench: $(INSTALLED) build ## run the benchmarks and print the ratios
 	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name
 
 BENCH_REPORT := benches/report
 
 # Batches of 10^3 to 10^6 give the throughput chart its points.
-bench-report: build ## run the benchmarks and chart them into benches/report (PNGs, ratios.md)
+bench-report: $(INSTALLED) build ## run the benchmarks and chart them into benches/report (PNGs, ratios.md)
 	mkdir -p $(BENCH_REPORT)
 	BENCH_SIZES=3,4,5,6 $(PY) -m pytest benches -q --benchmark-only --benchmark-sort=name \
 		--benchmark-columns=median,ops --benchmark-json=$(BENCH_REPORT)/benchmarks.json
@@ -112,7 +128,7 @@ $(STATUS_SERVER): benches/status-server/Cargo.toml benches/status-server/Cargo.l
 	CARGO_TARGET_DIR=target/status-server cargo build --release --quiet --manifest-path benches/status-server/Cargo.toml
 
 .PHONY: bench-poll
-bench-poll: build $(STATUS_SERVER) ## poll the same jobs with iqm-client, aiohttp and StatusPoller; report into benches/report
+bench-poll: $(INSTALLED) build $(STATUS_SERVER) ## poll the same jobs with iqm-client, aiohttp and StatusPoller; report into benches/report
 	mkdir -p $(BENCH_REPORT)
 	BENCH_STATUS_SERVER=$(abspath $(STATUS_SERVER)) $(PY) -m pytest benches/test_poll.py -q -p no:cacheprovider \
 		--benchmark-only --benchmark-json=$(BENCH_REPORT)/poll.json
@@ -135,19 +151,19 @@ check-core-is-pure:
 	@if cargo tree -p iqm_runstatus_core --edges normal,build --prefix none | grep -q '^pyo3'; then \
 		echo "iqm_runstatus_core depends on pyo3: the core must build without Python" >&2; exit 1; fi
 
-lint: $(VENV)/.built-release check-next-python check-core-is-pure ## cargo fmt/clippy (also for the next CPython), ruff, mypy, user-code typing and stubtest
+lint: $(INSTALLED) $(VENV)/.built-release check-next-python check-core-is-pure ## cargo fmt/clippy (also for the next CPython), ruff, mypy, user-code typing and stubtest
 	cargo fmt --all --check
 	PYO3_PYTHON=$(abspath $(PY)) cargo clippy --workspace --all-targets --quiet -- -D warnings
-	$(VENV)/bin/ruff check python tests benches
-	$(VENV)/bin/ruff format --check python tests benches
+	$(VENV)/bin/ruff check python tests benches examples
+	$(VENV)/bin/ruff format --check python tests benches examples
 	cd python && ../$(VENV)/bin/mypy -p iqm_runstatus
 	$(VENV)/bin/mypy --strict tests/typing
 	cd python && ../$(PY) -m mypy.stubtest --mypy-config-file ../pyproject.toml iqm_runstatus._core
 
 fmt: $(INSTALLED) ## format Rust and Python sources
 	cargo fmt --all
-	$(VENV)/bin/ruff format python tests benches
-	$(VENV)/bin/ruff check --fix python tests benches
+	$(VENV)/bin/ruff format python tests benches examples
+	$(VENV)/bin/ruff check --fix python tests benches examples
 
 # ---------------------------------------------------------------------------------------------
 # Every supported Python: release wheels, and the tests run against each installed wheel.
@@ -209,12 +225,13 @@ export SDIST_CHECK := import iqm_runstatus, iqm_runstatus._core as core; \
 	assert iqm_runstatus.StatusBatch.from_ndjson(b'{"status": "ready"}\n').counts()[iqm_runstatus.Status.READY] == 1; \
 	print("sdist build works:", core.__file__)
 # Per interpreter: a fresh virtualenv with that interpreter's wheel and the test requirements,
-# then the suite without the slow leak and hostile suites (3.11's `make test` runs those). Where
-# iqm-client 17.2 does not install (3.12 on) the tests compare with the pure path, and its
-# client tests are left out. conftest.py checks that the package under test is the installed
-# wheel, not the sources.
-PYTHONS_PYTEST := -q -p no:cacheprovider --ignore=tests/test_leaks.py \
-	--ignore=tests/test_hostile.py --ignore=tests/test_hostile_batch.py
+# then the fast tier (what `make test-fast` runs) and the differential tests against the
+# interpreter's oracle with every example of the ci profile; the full suite is `make test`'s,
+# on the primary interpreter. Where iqm-client 17.2 does not install (3.12 on) the tests
+# compare with the pure path, and its client tests are left out. conftest.py checks that the
+# package under test is the installed wheel, not the sources.
+PYTHONS_PYTEST := -q -p no:cacheprovider
+DIFFERENTIAL_TESTS := tests/test_parity.py tests/test_oracles.py
 test-pythons: wheels ## test the installed wheel of each supported Python in a fresh virtualenv
 	@$(FIND_PYTHON); set -e; for version in $(PYTHONS); do \
 		python=$$(find_python $$version); \
@@ -228,14 +245,17 @@ test-pythons: wheels ## test the installed wheel of each supported Python in a f
 			"import sys; print('reference' if sys.version_info < (3, 12) else 'pure')"); \
 		skip=; if [ $$oracle = pure ]; then \
 			skip="--ignore=tests/test_patch.py --ignore=tests/test_iqm_client_e2e.py"; fi; \
-		IQM_RUNSTATUS_ORACLE=$$oracle IQM_RUNSTATUS_INSTALLED=1 IQM_RUNSTATUS_DIST=$(abspath $(DIST)) \
-			$$venv/bin/python -m pytest $(PYTHONS_PYTEST) $$skip tests; \
+		export IQM_RUNSTATUS_ORACLE=$$oracle IQM_RUNSTATUS_INSTALLED=1 IQM_RUNSTATUS_DIST=$(abspath $(DIST)); \
+		HYPOTHESIS_PROFILE=dev $$venv/bin/python -m pytest $(PYTHONS_PYTEST) -m "not slow" $$skip tests; \
+		HYPOTHESIS_PROFILE=ci $$venv/bin/python -m pytest $(PYTHONS_PYTEST) $(DIFFERENTIAL_TESTS); \
 	done
-	@# The sdist builds with plain pip (compiling the core) on the newest supported Python.
+	@# The sdist builds with plain pip (compiling the core) on the newest supported Python; without
+	@# LTO, since this checks that it builds and works, and the wheels are the release build.
 	@$(FIND_PYTHON); set -e; version=$(lastword $(PYTHONS)); venv=$(PYTHONS_VENVS)/sdist; \
 		echo "=== the sdist with Python $$version"; \
 		rm -rf $$venv; $$(find_python $$version) -m venv $$venv; \
-		$$venv/bin/python -m pip install --quiet --disable-pip-version-check $(DIST)/*.tar.gz; \
+		CARGO_PROFILE_RELEASE_LTO=off CARGO_PROFILE_RELEASE_CODEGEN_UNITS=16 \
+			$$venv/bin/python -m pip install --quiet --disable-pip-version-check $(DIST)/*.tar.gz; \
 		cd $(PYTHONS_VENVS) && sdist/bin/python -c "$$SDIST_CHECK"
 	@# An unsupported interpreter is refused by pip, naming the supported range.
 	@$(FIND_PYTHON); for version in $(UNSUPPORTED_PYTHONS); do \
@@ -303,6 +323,6 @@ test-clients: $(CLIENTS_WHEEL)/.built ## test the wheel against each iqm-client 
 	done; \
 	if [ -n "$$failed" ]; then echo "test-clients failed with iqm-client$$failed" >&2; exit 1; fi
 
-clean: ## remove build products and the virtualenv
+clean: ## remove build products and the virtualenvs (one per interpreter)
 	cargo clean
-	rm -rf $(VENV) $(DEBUG_VENV) .pytest_cache .hypothesis .benchmarks $(DIST) build
+	rm -rf .venv .venv-* $(VENV) .pytest_cache .hypothesis .benchmarks $(DIST) build

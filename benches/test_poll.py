@@ -34,6 +34,9 @@ from iqm_runstatus import JobTracker, Status, StatusPoller
 
 CLIENTS = ("iqm-client", "iqm-client-threads32", "aiohttp-64", "poller")
 
+# A server in another process and every client against it: the slow tier's check.
+pytestmark = pytest.mark.slow
+
 
 @pytest.fixture(scope="module")
 def status_server() -> Iterator[str]:

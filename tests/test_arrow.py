@@ -412,6 +412,7 @@ print("ok")
 """
 
 
+@pytest.mark.slow  # a leak loop in a fresh interpreter
 def test_unread_and_released_streams_are_freed_quick() -> None:
     pytest.importorskip("pyarrow")
     assert run_python("-c", LEAK_SCRIPT, "200").stdout.strip() == "ok"

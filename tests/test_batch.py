@@ -283,6 +283,7 @@ def pickle_through_a_fork_pool() -> None:
     assert_matches(back, payloads)
 
 
+@pytest.mark.slow  # a pool of fresh interpreters
 def test_pickle_through_a_process_pool() -> None:
     call_in_fresh_interpreter("test_batch", "pickle_through_a_fork_pool")
 

@@ -10,6 +10,9 @@ from typing import Any
 
 import pytest
 
+# Imports matplotlib and renders every chart.
+pytestmark = pytest.mark.slow
+
 ROOT = Path(__file__).resolve().parent.parent
 IMPLS = ("reference", "ours-pure", "pydantic", "msgspec", "ours", "ours-prebound")
 PAYLOADS = {"pending": 32, "ready_warning": 84, "failed": 144}

@@ -59,6 +59,7 @@ def run_all(order: list[int]) -> dict[int, tuple[Any, ...]]:
     return {i: outcome(*CALLS[i]) for i in order}
 
 
+@pytest.mark.slow  # many threads over large batches
 def test_threads_give_the_serial_results() -> None:
     """Each thread parses every call, in its own random order, many times over, with a short
     switch interval so threads interleave inside parses; all agree with one serial run."""

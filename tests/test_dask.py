@@ -145,6 +145,7 @@ def test_a_cluster_counts_what_one_process_counts(archive: list[Path], client: A
     assert os.getpid() not in client.run(os.getpid).values()
 
 
+@pytest.mark.slow  # starts a LocalCluster
 def test_a_corrupt_gzip_member_is_reported_with_its_file(
     tmp_path: Path, archive: list[Path], client: Any
 ) -> None:
@@ -192,6 +193,8 @@ def test_a_corrupt_gzip_member_is_reported_with_its_file(
     )
 
 
+@pytest.mark.slow  # starts a LocalCluster
+@pytest.mark.timeout(900)  # the script it starts has 600 s
 def test_the_readme_example_against_a_scheduler_address(
     tmp_path: Path, archive: list[Path], client: Any
 ) -> None:

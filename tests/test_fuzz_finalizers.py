@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 
+import pytest
 from support.profiles import scale
 from support.scripts import IMPORT_SUPPORT, run_python
 
@@ -205,6 +206,8 @@ print(json.dumps({"examples": EXAMPLES}))
 )
 
 
+@pytest.mark.slow  # a fuzz run in a fresh interpreter
+@pytest.mark.timeout(900)  # the script it starts has 600 s
 def test_every_entry_point_with_a_finalizer_armed() -> None:
     """No crash, hang or internal error whatever a finalizer does during a call."""
     done = run_python("-c", SCRIPT, env=dict(os.environ, FUZZ_EXAMPLES=str(EXAMPLES)), timeout=600)

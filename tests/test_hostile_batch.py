@@ -313,6 +313,7 @@ def test_empty_input() -> None:
         assert len(batch) == 0 and batch.errors == []
 
 
+@pytest.mark.slow  # a ratio of two timings
 def test_array_time_is_linear() -> None:
     """Splitting and parsing an array of 4n elements takes under 8 times as long as one of n
     (4 if linear; a quadratic split would take 16)."""
@@ -327,6 +328,7 @@ def test_array_time_is_linear() -> None:
     assert ratio < 8
 
 
+@pytest.mark.slow  # a ratio of two timings
 def test_deep_nesting_time_is_linear() -> None:
     """A 4n-deep element takes under 8 times as long as an n-deep one (the splitter does not
     recurse, and the parsers give up at their depth limits)."""
@@ -342,6 +344,7 @@ def test_deep_nesting_time_is_linear() -> None:
     assert ratio < 8
 
 
+@pytest.mark.slow  # a ratio of two timings
 def test_error_entries_time_is_linear() -> None:
     """4n invalid NDJSON lines take under 8 times as long as n (each error is one pure-path
     call and one shared message)."""

@@ -643,6 +643,7 @@ def run_script(**env: str) -> subprocess.CompletedProcess[str]:
     return run_python("-c", DEBUG_SCRIPT, env=dict(os.environ, **env))
 
 
+@pytest.mark.slow  # a fresh interpreter under the debug allocator
 def test_debug_allocator() -> None:
     """Parsing under PYTHONMALLOC=debug (which checks every block's bounds and that memory is
     only touched with the GIL held), with the single-payload and the batch and tracker API

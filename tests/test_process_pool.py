@@ -36,7 +36,12 @@ PAYLOADS: list[str | bytes] = [
     ),
 ]
 
-START_METHODS = [m for m in ("fork", "spawn") if m in multiprocessing.get_all_start_methods()]
+# spawn starts a fresh interpreter for each worker: the slow tier's.
+START_METHODS = [
+    pytest.param(m, marks=pytest.mark.slow) if m == "spawn" else m
+    for m in ("fork", "spawn")
+    if m in multiprocessing.get_all_start_methods()
+]
 
 
 def parse_all(payloads: list[str | bytes]) -> tuple[bool, list[Any]]:
@@ -127,14 +132,14 @@ def test_pickle_round_trip_of_parsed_payloads(protocol: int) -> None:
             assert describe_model(loaded) == describe_model(parsed)
 
 
-def test_readme_sharding_example_under_forkserver(tmp_path: Path) -> None:
-    """The README's sharding example, run as written in a fresh interpreter whose workers start
-    by forkserver (they import the example, so its main guard matters): the counts of one
-    pass over the whole file."""
-    readme = (Path(__file__).resolve().parents[1] / "README.md").read_text(encoding="utf-8")
-    section = readme.split("### Across processes", 1)[1]
-    example = section.split("```python\n", 1)[1].split("```", 1)[0]
-    (tmp_path / "example.py").write_text(example, encoding="utf-8")
+@pytest.mark.slow  # a forkserver and a pool of fresh interpreters
+@pytest.mark.timeout(900)  # the script it starts has 600 s
+def test_sharding_example_under_forkserver(tmp_path: Path) -> None:
+    """The sharding example the README links to, run as written in a fresh interpreter whose
+    workers start by forkserver (they import the example, so its main guard matters): the
+    counts of one pass over the whole file."""
+    example = Path(__file__).resolve().parents[1] / "examples" / "count_shards.py"
+    (tmp_path / "example.py").write_text(example.read_text(encoding="utf-8"), encoding="utf-8")
     log = tmp_path / "statuses.ndjson"
     log.write_bytes(b"\n".join(generate_payloads(20_000, seed=11, invalid_rate=0.01)) + b"\n")
     runner = textwrap.dedent(

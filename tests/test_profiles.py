@@ -90,6 +90,7 @@ def test_every_property_test_is_listed() -> None:
     assert +found == listed
 
 
+@pytest.mark.slow  # imports every test module in a fresh interpreter
 def test_ci_keeps_every_count() -> None:
     counts = counts_under("ci")
     assert {name: n >= CI_EXAMPLES[name] for name, n in counts.items()} == dict.fromkeys(

@@ -138,6 +138,7 @@ def test_cli_generate_writes_the_payloads_as_ndjson(tmp_path: Path) -> None:
     ]
 
 
+@pytest.mark.slow  # a subprocess writing many payloads
 def test_cli_generate_to_stdout() -> None:
     proc = run_python("-m", "iqm_runstatus", "generate", "--count", "20", "-", text=False)
     assert proc.stdout.splitlines() == generate_payloads(20)
