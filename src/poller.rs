@@ -30,7 +30,9 @@ use crate::convert::entry_from_run_status;
 use crate::errors::core_to_py;
 use crate::instances::new_named_tuple;
 use crate::model::Model;
-use crate::tracker::{job_id_list, named_tuple, JobTracker, SharedTracker, TRACKER_ERROR, TRANSITION};
+use crate::tracker::{
+    job_id_list, named_tuple, JobTracker, SharedTracker, TRACKER_ERROR, TRANSITION,
+};
 use iqm_runstatus_core::columns::{Builder, Entry};
 use iqm_runstatus_core::parse::parse_status;
 use iqm_runstatus_core::status::StatusCode;
@@ -188,7 +190,12 @@ impl Inner {
     /// it: the consumer sees each job's statuses as a chain (each previous is the current it
     /// was last shown), with the statuses it was too slow to see left out; a job back at the
     /// status it was last shown has no pending transition.
-    fn push_transition(&mut self, id: &Arc<str>, previous: Option<StatusCode>, current: StatusCode) {
+    fn push_transition(
+        &mut self,
+        id: &Arc<str>,
+        previous: Option<StatusCode>,
+        current: StatusCode,
+    ) {
         if let Some(pending) = self.transitions.get_mut(id) {
             if pending.previous == Some(current) {
                 self.transitions.remove(id);
@@ -471,7 +478,13 @@ impl Shared {
 
     /// A body of `id` was rejected: it is the job's error, and the job is given up once more
     /// than `max_retries` bodies in a row were rejected, as after failed requests.
-    fn rejected(&self, inner: &mut Inner, id: &Arc<str>, error: (String, String), reschedule: bool) {
+    fn rejected(
+        &self,
+        inner: &mut Inner,
+        id: &Arc<str>,
+        error: (String, String),
+        reschedule: bool,
+    ) {
         let Some(job) = inner.jobs.get_mut(id) else {
             return;
         };
@@ -841,10 +854,7 @@ fn job_ids(job_ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
 /// and `.` and `..` are dot-segments that URL normalization removes, reaching another path.
 /// Every other id is one segment once `path_segment` escapes it.
 fn check_path_ids(ids: &[String]) -> PyResult<()> {
-    match ids
-        .iter()
-        .find(|id| matches!(id.as_str(), "" | "." | ".."))
-    {
+    match ids.iter().find(|id| matches!(id.as_str(), "" | "." | "..")) {
         Some(id) => Err(PyValueError::new_err(format!(
             "job_ids: {id:?} is not a job id: it would not be one path segment of \
              /jobs/{{job_id}}/status"
@@ -1079,7 +1089,12 @@ impl StatusPoller {
 
     /// Closes the wakeup socket pair, if one was made: nothing changes after `close`.
     fn close_wakeup(&self) {
-        let pair = self.shared.wakeup.lock().ok().and_then(|mut pair| pair.take());
+        let pair = self
+            .shared
+            .wakeup
+            .lock()
+            .ok()
+            .and_then(|mut pair| pair.take());
         drop(pair);
     }
 
@@ -1441,7 +1456,13 @@ impl StatusPoller {
                         _ => {}
                     }
                 }
-                (pending, rejected, terminal, inner.closed, inner.fatal.clone())
+                (
+                    pending,
+                    rejected,
+                    terminal,
+                    inner.closed,
+                    inner.fatal.clone(),
+                )
             };
             if let Some(why) = fatal {
                 return Err(PyRuntimeError::new_err(why));
@@ -1467,9 +1488,7 @@ impl StatusPoller {
                     let rejected = if rejected == 0 {
                         String::new()
                     } else {
-                        format!(
-                            "; the latest body of {rejected} of them was rejected (see errors)"
-                        )
+                        format!("; the latest body of {rejected} of them was rejected (see errors)")
                     };
                     return Err(PyTimeoutError::new_err(format!(
                         "{pending} of {} jobs still pending after {} s{rejected}",
@@ -1587,7 +1606,11 @@ impl StatusPoller {
 
     fn __clear__(&self) {
         // Dropped after the lock is released: the provider's last reference may run Python.
-        let provider = self.provider.lock().ok().and_then(|mut provider| provider.take());
+        let provider = self
+            .provider
+            .lock()
+            .ok()
+            .and_then(|mut provider| provider.take());
         drop(provider);
     }
 

@@ -196,7 +196,9 @@ def test_every_accepted_id_is_polled_at_exactly_its_own_path_segment():
                 assert poller.wait(timeout=60) == {}
                 assert sorted(poller.failed) == sorted(job_ids)
             paths = sorted(seen.path for seen in server.seen())
-            assert paths == sorted(f"/api/jobs/{quote(job_id, safe='')}/status" for job_id in job_ids)
+            assert paths == sorted(
+                f"/api/jobs/{quote(job_id, safe='')}/status" for job_id in job_ids
+            )
             for path in paths:
                 segment = path.split("/")[3]
                 assert unquote(segment) in job_ids
@@ -288,7 +290,11 @@ def failing_headers():
             "the token's claims could not be read",
         ),
         (
-            lambda: {"Authorization": bearer_jwt('{"exp": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}")},
+            lambda: {
+                "Authorization": bearer_jwt(
+                    '{"exp": 1, "x": ' + "[" * 100_000 + "]" * 100_000 + "}"
+                )
+            },
             "the token's claims could not be read",
         ),
     ],
@@ -382,7 +388,11 @@ MAINTENANCE = b"<html><body>Down for maintenance</body></html>"
 
 @pytest.mark.parametrize("oversized", [False, True])
 def test_a_body_rejected_more_than_max_retries_times_gives_the_job_up(server, oversized):
-    body = json.dumps({"status": "ready", "message": "x" * 5000}).encode() if oversized else MAINTENANCE
+    body = (
+        json.dumps({"status": "ready", "message": "x" * 5000}).encode()
+        if oversized
+        else MAINTENANCE
+    )
     server.set_body("job", body)
     with StatusPoller(server.url, max_retries=2, max_body_size=1000, **FAST) as poller:
         poller.add("job")
@@ -440,7 +450,7 @@ def test_a_huge_count_is_capped():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        ({"headers": {"X": 1}}, "headers: the value of \"X\" must be a str, not int"),
+        ({"headers": {"X": 1}}, 'headers: the value of "X" must be a str, not int'),
         ({"headers": {1: "x"}}, "headers: a header name must be a str, not int"),
         ({"token": 5}, "token: token must be a str, not int"),
     ],
@@ -452,5 +462,5 @@ def test_headers_and_token_of_another_type_are_a_type_error_naming_them(kwargs, 
 
 
 def test_a_base_url_without_a_scheme_says_so():
-    with pytest.raises(ValueError, match="it has no scheme; write it as https://example.com/api"):
+    with pytest.raises(ValueError, match=r"it has no scheme; write it as https://example\.com/api"):
         StatusPoller("example.com/api")
