@@ -1161,15 +1161,22 @@ impl StatusPoller {
 #[pymethods]
 impl StatusPoller {
     #[new]
-    #[pyo3(signature = (
-        base_url, *, token = None, headers = None, concurrency = 64, interval = 1.0,
-        max_interval = 30.0, timeout = 60.0, max_retries = 8, max_body_size = 1_048_576,
-        _header_provider = None
-    ))]
+    // Extra positional arguments are taken only to say what to do instead.
+    #[pyo3(
+        signature = (
+            base_url, *positional, token = None, headers = None, concurrency = 64,
+            interval = 1.0, max_interval = 30.0, timeout = 60.0, max_retries = 8,
+            max_body_size = 1_048_576, _header_provider = None
+        ),
+        text_signature = "(base_url, *, token=None, headers=None, concurrency=64, \
+            interval=1.0, max_interval=30.0, timeout=60.0, max_retries=8, \
+            max_body_size=1048576, _header_provider=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         base_url: &str,
+        positional: &Bound<'_, PyTuple>,
         token: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
         concurrency: i128,
@@ -1180,6 +1187,12 @@ impl StatusPoller {
         max_body_size: i128,
         _header_provider: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        if !positional.is_empty() {
+            return Err(PyTypeError::new_err(
+                "StatusPoller takes the base URL as its only positional argument: pass the \
+                 settings by name, as in StatusPoller(base_url, interval=1.0)",
+            ));
+        }
         let concurrency = count_argument("concurrency", concurrency)?;
         let concurrency = usize::try_from(concurrency).unwrap_or(usize::MAX);
         let max_retries = count_argument("max_retries", max_retries)?;

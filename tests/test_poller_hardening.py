@@ -464,3 +464,12 @@ def test_headers_and_token_of_another_type_are_a_type_error_naming_them(kwargs, 
 def test_a_base_url_without_a_scheme_says_so():
     with pytest.raises(ValueError, match=r"it has no scheme; write it as https://example\.com/api"):
         StatusPoller("example.com/api")
+
+
+def test_a_positional_setting_says_to_pass_it_by_name():
+    with pytest.raises(TypeError) as raised:
+        StatusPoller(REFUSED, 1.0)  # type: ignore[misc]
+    assert str(raised.value) == (
+        "StatusPoller takes the base URL as its only positional argument: pass the settings "
+        "by name, as in StatusPoller(base_url, interval=1.0)"
+    )
