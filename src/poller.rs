@@ -883,7 +883,9 @@ fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
 ///
 /// ``for transitions in poller`` yields lists of ``Transition`` as they happen and ends when
 /// every added job is terminal or given up; ``wait`` blocks until jobs are terminal. The
-/// network loop runs in Rust without the GIL; it starts on the first ``add``.
+/// network loop runs in Rust without the GIL; it starts on the first ``add``. Transitions not
+/// yet taken are merged per job (from the status last shown to the latest), so memory is
+/// bounded by the number of jobs when nobody iterates.
 #[pyclass(frozen, subclass, module = "iqm_runstatus._core")]
 pub struct StatusPoller {
     shared: Arc<Shared>,
@@ -1305,8 +1307,9 @@ impl StatusPoller {
         })
     }
 
-    /// Starts polling these jobs (a ``str`` or ``uuid.UUID``, or an iterable of them) at once;
-    /// ids already added are polled once. Allowed while polling.
+    /// Starts polling these jobs (a ``str`` or ``uuid.UUID`` is one id; otherwise an iterable
+    /// of them) at once; ids already added are polled once. Allowed while polling. ``""``,
+    /// ``.`` and ``..`` are refused with ``ValueError``: each id is one path segment.
     fn add(&self, py: Python<'_>, job_ids: &Bound<'_, PyAny>) -> PyResult<()> {
         let ids = self::job_ids(job_ids)?;
         check_path_ids(&ids)?;
@@ -1374,8 +1377,8 @@ impl StatusPoller {
         Ok(())
     }
 
-    /// Stops polling these jobs; unknown ids are ignored. Their last status stays in
-    /// ``tracker``. Returns how many were removed.
+    /// Stops polling these jobs (one ``str`` or ``uuid.UUID`` is one id); unknown ids are
+    /// ignored. Their last status stays in ``tracker``. Returns how many were removed.
     fn remove(&self, job_ids: &Bound<'_, PyAny>) -> PyResult<usize> {
         let ids = self::job_ids(job_ids)?;
         let mut guard = self.lock()?;

@@ -61,6 +61,14 @@ class StatusPoller(_core.StatusPoller):
     ``for transitions in poller`` (or ``async for``) yields lists of ``Transition`` as jobs
     change status, and ends when every added job is terminal or given up; ``wait`` blocks until
     jobs are terminal. See the README for the polling policy.
+
+    Transitions not yet taken are kept at most one per job, so memory is bounded by the number
+    of jobs even if nobody iterates: a job's transitions are merged into one, from the status
+    the consumer was last shown to the latest (none if it is back at that status). Each job's
+    transitions thus form a chain, with the statuses the consumer was too slow to see left out.
+
+    Wherever ids are taken (``add``, ``remove``, ``wait``), a ``str`` or ``uuid.UUID`` is one
+    id and anything else an iterable of ids; ``bytes`` or other types are a ``TypeError``.
     """
 
     @classmethod
