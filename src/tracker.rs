@@ -57,11 +57,12 @@ fn tracker_error<'py>(
     new_named_tuple(class, fields)
 }
 
-/// A job id as a Python `str`: a `str` as it is, a `uuid.UUID` as its canonical string form.
-pub fn job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+/// The argument `job_id` as a Python `str`: a `str` as it is, a `uuid.UUID` as its canonical
+/// string form.
+fn job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
     match one_job_str(id)? {
         Some(text) => Ok(text),
-        None => Err(not_a_job_id(id, None)),
+        None => Err(not_a_job_id(id, "job_id")),
     }
 }
 
@@ -76,14 +77,13 @@ fn one_job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyStri
     Ok(None)
 }
 
-fn not_a_job_id(id: &Bound<'_, PyAny>, argument: Option<&str>) -> PyErr {
+fn not_a_job_id(id: &Bound<'_, PyAny>, argument: &str) -> PyErr {
     let type_name = id
         .get_type()
         .name()
         .map_or_else(|_| "?".to_owned(), |name| name.to_string());
-    let prefix = argument.map_or_else(String::new, |name| format!("{name}: "));
     PyTypeError::new_err(format!(
-        "{prefix}job ids must be str or uuid.UUID, not {type_name}"
+        "{argument}: job ids must be str or uuid.UUID, not {type_name}"
     ))
 }
 
@@ -102,15 +102,15 @@ pub fn job_id_list<'py>(
         || job_ids.is_instance_of::<pyo3::types::PyByteArray>()
         || job_ids.is_instance_of::<pyo3::types::PyMemoryView>()
     {
-        return Err(not_a_job_id(job_ids, Some(argument)));
+        return Err(not_a_job_id(job_ids, argument));
     }
     let Ok(items) = job_ids.try_iter() else {
-        return Err(not_a_job_id(job_ids, Some(argument)));
+        return Err(not_a_job_id(job_ids, argument));
     };
     items
         .map(|id| {
             let id = id?;
-            one_job_str(&id)?.ok_or_else(|| not_a_job_id(&id, Some(argument)))
+            one_job_str(&id)?.ok_or_else(|| not_a_job_id(&id, argument))
         })
         .collect()
 }
@@ -358,7 +358,7 @@ impl JobTracker {
         if !is_payload(payload) {
             return Err(not_a_payload(payload, None));
         }
-        let job_ids = PyList::new(py, [job_id])?;
+        let job_ids = PyList::new(py, [job_str(job_id)?])?;
         let payloads = PyList::new(py, [payload])?;
         let transitions = self.update_all(py, job_ids.as_any(), payloads.as_any(), 1, errors)?;
         transitions

@@ -245,6 +245,17 @@ def test_ids_of_another_type_are_a_type_error_naming_argument_and_type(bad):
         assert poller.stats()["polls"] == {}
 
 
+@pytest.mark.parametrize("bad", [b"abc", 5])
+def test_one_id_of_another_type_is_a_type_error_naming_job_id(bad):
+    tracker = JobTracker()
+    expected = f"job_id: job ids must be str or uuid.UUID, not {type(bad).__name__}"
+    with pytest.raises(TypeError, match=expected):
+        tracker.update(bad, b'{"status": "ready"}')
+    with pytest.raises(TypeError, match=expected):
+        tracker.status(bad)
+    assert len(tracker) == 0
+
+
 def test_a_str_or_uuid_is_one_id_in_every_poller_method(server):
     server.set("abc", "ready")
     with StatusPoller(server.url, **FAST) as poller:
