@@ -71,10 +71,22 @@ fn one_job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyStri
     if let Ok(text) = id.cast::<PyString>() {
         return Ok(Some(text.clone()));
     }
-    if id.is_instance(UUID.import(id.py(), "uuid", "UUID")?)? {
+    if id.is_instance(uuid_class(id.py())?.as_any())? {
         return Ok(Some(id.str()?));
     }
     Ok(None)
+}
+
+/// `uuid.UUID`, imported outside the cell that keeps it: an import runs Python code (a
+/// finalizer among it may come back here), and a cell being initialized must not be entered
+/// again.
+fn uuid_class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    if let Some(class) = UUID.get(py) {
+        return Ok(class.bind(py).clone());
+    }
+    let class = py.import("uuid")?.getattr("UUID")?.cast_into::<PyType>()?;
+    let _ = UUID.set(py, class.clone().unbind());
+    Ok(class)
 }
 
 fn not_a_job_id(id: &Bound<'_, PyAny>, argument: &str) -> PyErr {

@@ -123,6 +123,44 @@ def test_transitions_are_built_after_the_lock_is_released():
     assert out == "done\n"
 
 
+def test_the_first_uuid_id_can_be_converted_again_from_a_finalizer():
+    # The first UUID id imports `uuid.UUID`; a collection during that import runs finalizers,
+    # and one that converts an id again must not wait on the import's own one-time cell.
+    out = run_script(
+        """
+        import gc, uuid
+        from iqm_runstatus import JobTracker
+
+        tracker = JobTracker()
+        job = uuid.UUID("00000000-0000-4000-8000-000000000003")
+        armed = True
+        calls = 0
+
+        class Cycle:
+            def __init__(self):
+                self.me = self
+
+            def __del__(self):
+                global calls
+                if armed:
+                    calls += 1
+                    tracker.forget([job])
+                    Cycle()
+
+        gc.collect()
+        gc.set_threshold(1, 1, 1)
+        Cycle()
+        tracker.forget([job])
+        armed = False
+        gc.set_threshold(700, 10, 10)
+        gc.collect()
+        assert calls > 0, "no finalizer ran"
+        print("done")
+        """
+    )
+    assert out == "done\n"
+
+
 # --- durations --------------------------------------------------------------------------------
 
 
