@@ -8,17 +8,19 @@
 //! takes the GIL, it queues them, and the thread that iterates or waits handles them.
 
 use std::cmp::Reverse;
-use std::collections::{BTreeMap, BinaryHeap, VecDeque};
+use std::collections::{BTreeMap, BinaryHeap};
 use std::io::{Read, Write};
 use std::os::fd::AsRawFd;
 use std::os::unix::net::UnixStream;
 use std::sync::atomic::{AtomicBool, AtomicU32, Ordering};
-use std::sync::{Arc, Condvar, Mutex, MutexGuard, OnceLock};
+use std::sync::{Arc, Condvar, Mutex, MutexGuard};
 use std::thread::JoinHandle;
 use std::time::{Duration, Instant, SystemTime};
 
 use foldhash::quality::RandomState;
-use pyo3::exceptions::{PyException, PyKeyError, PyRuntimeError, PyTimeoutError, PyValueError};
+use pyo3::exceptions::{
+    PyException, PyKeyError, PyRuntimeError, PyTimeoutError, PyTypeError, PyValueError,
+};
 use pyo3::prelude::*;
 use pyo3::pyclass::{PyTraverseError, PyVisit};
 use pyo3::types::{PyBytes, PyDict, PyList, PyString, PyTuple};
@@ -28,7 +30,9 @@ use crate::convert::entry_from_run_status;
 use crate::errors::core_to_py;
 use crate::instances::new_named_tuple;
 use crate::model::{vocabulary, Model};
-use crate::tracker::{job_str, named_tuple, JobTracker, SharedTracker, TRACKER_ERROR, TRANSITION};
+use crate::tracker::{
+    job_id_list, named_tuple, JobTracker, SharedTracker, TRACKER_ERROR, TRANSITION,
+};
 use iqm_runstatus_core::columns::{Builder, Entry};
 use iqm_runstatus_core::parse::parse_status;
 use iqm_runstatus_core::status::StatusCode;
@@ -67,13 +71,19 @@ enum Phase {
     Polling,
     /// Answered 401 or 403: waits for the Python side to refresh the headers.
     AwaitingAuth,
+    /// Added before the provider gave any headers: not polled until it does, so that no
+    /// request goes out without them.
+    AwaitingHeaders,
     Terminal,
     GivenUp,
 }
 
 impl Phase {
     fn is_active(self) -> bool {
-        matches!(self, Phase::Polling | Phase::AwaitingAuth)
+        matches!(
+            self,
+            Phase::Polling | Phase::AwaitingAuth | Phase::AwaitingHeaders
+        )
     }
 }
 
@@ -84,6 +94,8 @@ struct Job {
     in_flight: bool,
     interval: Duration,
     failures: u32,
+    /// Bodies rejected in a row (by the size limit or the parser).
+    rejections: u32,
     /// Whether the headers were refreshed for this job since its last good answer.
     auth_refreshed: bool,
     polls: u64,
@@ -106,6 +118,16 @@ struct Stats {
     timeouts: u64,
     transport_errors: u64,
     bytes: u64,
+    /// Header refreshes whose provider raised or gave unusable headers.
+    auth_refresh_failures: u64,
+}
+
+/// A job's transitions not yet handed to Python, coalesced: from the status before the first
+/// of them to the latest.
+struct Pending {
+    arrival: u64,
+    previous: Option<StatusCode>,
+    current: StatusCode,
 }
 
 /// (due, order, id, generation): entries of removed or re-added jobs are skipped.
@@ -119,7 +141,11 @@ struct Inner {
     /// Jobs polling or waiting for new headers.
     active: usize,
     in_flight: usize,
-    transitions: VecDeque<(Arc<str>, Option<StatusCode>, StatusCode)>,
+    /// At most one pending transition per job (see `push_transition`), so that the queue is
+    /// bounded by the number of jobs when nobody iterates.
+    transitions: Map<Arc<str>, Pending>,
+    /// Orders the pending transitions by their first arrival.
+    arrivals: u64,
     fallbacks: Map<Arc<str>, Fallback>,
     errors: Map<Arc<str>, (String, String)>,
     failed: Map<Arc<str>, String>,
@@ -160,6 +186,45 @@ impl Inner {
             .push(Reverse((at, self.order, Arc::clone(id), generation)));
     }
 
+    /// Queues the transition `previous -> current` of `id`, merged with one still pending for
+    /// it: the consumer sees each job's statuses as a chain (each previous is the current it
+    /// was last shown), with the statuses it was too slow to see left out; a job back at the
+    /// status it was last shown has no pending transition.
+    fn push_transition(
+        &mut self,
+        id: &Arc<str>,
+        previous: Option<StatusCode>,
+        current: StatusCode,
+    ) {
+        if let Some(pending) = self.transitions.get_mut(id) {
+            if pending.previous == Some(current) {
+                self.transitions.remove(id);
+            } else {
+                pending.current = current;
+            }
+            return;
+        }
+        self.arrivals = self.arrivals.wrapping_add(1);
+        self.transitions.insert(
+            Arc::clone(id),
+            Pending {
+                arrival: self.arrivals,
+                previous,
+                current,
+            },
+        );
+    }
+
+    /// The pending transitions in the order they first arrived.
+    fn take_transitions(&mut self) -> Vec<(Arc<str>, Option<StatusCode>, StatusCode)> {
+        let mut taken: Vec<_> = self.transitions.drain().collect();
+        taken.sort_unstable_by_key(|(_, pending)| pending.arrival);
+        taken
+            .into_iter()
+            .map(|(id, pending)| (id, pending.previous, pending.current))
+            .collect()
+    }
+
     fn give_up(&mut self, id: &Arc<str>, reason: String) {
         if let Some(job) = self.jobs.get_mut(id) {
             if job.phase.is_active() {
@@ -183,8 +248,9 @@ struct Shared {
     changed: Condvar,
     /// Wakes the scheduler.
     wake_loop: tokio::sync::Notify,
-    /// A socket pair whose read end an asyncio loop watches; made on first use.
-    wakeup: OnceLock<(UnixStream, UnixStream)>,
+    /// A socket pair whose read end an asyncio loop watches; made on first use, closed by
+    /// `close`.
+    wakeup: Mutex<Option<(UnixStream, UnixStream)>>,
     signalled: AtomicBool,
     /// Whether `RunStatus` validates as the fast parser assumes, checked under the GIL.
     model_current: AtomicBool,
@@ -201,10 +267,12 @@ impl Shared {
     /// Tells the Python side that something changed.
     fn announce(&self) {
         self.changed.notify_all();
-        if let Some((_, writer)) = self.wakeup.get() {
-            if !self.signalled.swap(true, Ordering::AcqRel) {
-                // A full buffer already wakes the reader.
-                let _ = (&*writer).write(&[1]);
+        if let Ok(pair) = self.wakeup.lock() {
+            if let Some((_, writer)) = pair.as_ref() {
+                if !self.signalled.swap(true, Ordering::AcqRel) {
+                    // A full buffer already wakes the reader.
+                    let _ = (&*writer).write(&[1]);
+                }
             }
         }
     }
@@ -227,26 +295,29 @@ impl Shared {
         };
         let generation = job.generation;
         let changed = change.is_some();
-        if let Some(previous) = change {
-            inner
-                .transitions
-                .push_back((Arc::clone(id), previous, entry.status));
-        }
-        if vocabulary().is_some_and(|vocabulary| vocabulary.is_terminal(entry.status)) {
+        job.rejections = 0;
+        let terminal = vocabulary().is_some_and(|vocabulary| vocabulary.is_terminal(entry.status));
+        if terminal {
             if job.phase.is_active() {
                 inner.active = inner.active.saturating_sub(1);
             }
             job.phase = Phase::Terminal;
+        } else {
+            job.interval = if changed {
+                base
+            } else {
+                scale(job.interval, GROWTH).min(max)
+            };
+        }
+        let interval = job.interval;
+        if let Some(previous) = change {
+            inner.push_transition(id, previous, entry.status);
+        }
+        if terminal {
             inner.fallbacks.remove(id);
             return Ok(true);
         }
-        job.interval = if changed {
-            base
-        } else {
-            scale(job.interval, GROWTH).min(max)
-        };
         if reschedule {
-            let interval = job.interval;
             let delay = inner.jittered(interval);
             inner.schedule(id, generation, delay);
         }
@@ -340,10 +411,7 @@ impl Shared {
                     ),
                 };
                 job.failures = 0;
-                inner
-                    .errors
-                    .insert(Arc::clone(id), (TOO_LARGE.to_owned(), message));
-                self.unchanged(inner, id);
+                self.rejected(inner, id, (TOO_LARGE.to_owned(), message), true);
                 self.announce();
             }
             Fetched::Http {
@@ -405,6 +473,36 @@ impl Shared {
                     self.announce();
                 }
             }
+        }
+    }
+
+    /// A body of `id` was rejected: it is the job's error, and the job is given up once more
+    /// than `max_retries` bodies in a row were rejected, as after failed requests.
+    fn rejected(
+        &self,
+        inner: &mut Inner,
+        id: &Arc<str>,
+        error: (String, String),
+        reschedule: bool,
+    ) {
+        let Some(job) = inner.jobs.get_mut(id) else {
+            return;
+        };
+        job.rejections = job.rejections.saturating_add(1);
+        let rejections = job.rejections;
+        if rejections > self.settings.max_retries {
+            let plural = if rejections == 1 { "" } else { "s" };
+            let reason = format!(
+                "the body was rejected ({rejections} time{plural} in a row): {}: {}",
+                error.0, error.1
+            );
+            inner.errors.insert(Arc::clone(id), error);
+            inner.give_up(id, reason);
+            return;
+        }
+        inner.errors.insert(Arc::clone(id), error);
+        if reschedule {
+            self.unchanged(inner, id);
         }
     }
 
@@ -708,7 +806,9 @@ fn header_map(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
     let mut map = HeaderMap::new();
     let items = headers.call_method0("items")?;
     for item in items.try_iter()? {
-        let (name, value): (String, String) = item?.extract()?;
+        let (name, value): (Bound<'_, PyAny>, Bound<'_, PyAny>) = item?.extract()?;
+        let name = text_argument("headers", "a header name", &name)?;
+        let value = text_argument("headers", &format!("the value of {name:?}"), &value)?;
         let name = HeaderName::from_bytes(name.as_bytes())
             .map_err(|_| PyValueError::new_err(format!("not a valid header name: {name:?}")))?;
         let value = HeaderValue::from_str(&value).map_err(|_| {
@@ -719,23 +819,73 @@ fn header_map(headers: &Bound<'_, PyAny>) -> PyResult<HeaderMap> {
     Ok(map)
 }
 
-/// The job ids of `job_ids`: one `str` or `uuid.UUID`, or an iterable of them.
+/// `value` as a `str`, or a `TypeError` naming the argument and what in it is wrong.
+fn text_argument(argument: &str, what: &str, value: &Bound<'_, PyAny>) -> PyResult<String> {
+    match value.cast::<PyString>() {
+        Ok(text) => Ok(text.to_str()?.to_owned()),
+        Err(_) => Err(PyTypeError::new_err(format!(
+            "{argument}: {what} must be a str, not {}",
+            value.get_type().name()?
+        ))),
+    }
+}
+
+/// A count from Python, from 0 up, as a `u64` (one larger is `u64::MAX`); a `ValueError`
+/// naming the argument for a negative one.
+fn count_argument(argument: &str, value: i128) -> PyResult<u64> {
+    if value < 0 {
+        return Err(PyValueError::new_err(format!(
+            "{argument} must not be negative, not {value}"
+        )));
+    }
+    Ok(u64::try_from(value).unwrap_or(u64::MAX))
+}
+
+/// The job ids of `job_ids` (see `job_id_list`) as Rust strings. Runs Python code: never with
+/// a lock held.
 fn job_ids(job_ids: &Bound<'_, PyAny>) -> PyResult<Vec<String>> {
-    let items = match job_str(job_ids) {
-        Ok(one) => return Ok(vec![one.to_str()?.to_owned()]),
-        // Neither an id nor an iterable: the error about the id says what is expected.
-        Err(err) => job_ids.try_iter().map_err(|_| err)?,
-    };
-    items
-        .map(|id| Ok(job_str(&id?)?.to_str()?.to_owned()))
+    job_id_list(job_ids, "job_ids")?
+        .iter()
+        .map(|id| Ok(id.to_str()?.to_owned()))
         .collect()
+}
+
+/// Refuses the ids that are no path segment of their own: `""` would poll `/jobs//status`,
+/// and `.` and `..` are dot-segments that URL normalization removes, reaching another path.
+/// Every other id is one segment once `path_segment` escapes it.
+fn check_path_ids(ids: &[String]) -> PyResult<()> {
+    match ids.iter().find(|id| matches!(id.as_str(), "" | "." | "..")) {
+        Some(id) => Err(PyValueError::new_err(format!(
+            "job_ids: {id:?} is not a job id: it would not be one path segment of \
+             /jobs/{{job_id}}/status"
+        ))),
+        None => Ok(()),
+    }
+}
+
+/// The deadline `timeout` seconds from now: `None` (no limit) for `None`, and for a timeout too
+/// long for a `Duration` or an `Instant` (`math.inf` among them).
+fn deadline(timeout: Option<f64>) -> PyResult<Option<Instant>> {
+    let Some(seconds) = timeout else {
+        return Ok(None);
+    };
+    if seconds.is_nan() || seconds < 0.0 {
+        return Err(PyValueError::new_err(format!(
+            "timeout must be a number of seconds from 0 up, or None, not {seconds}"
+        )));
+    }
+    Ok(Duration::try_from_secs_f64(seconds)
+        .ok()
+        .and_then(|delay| Instant::now().checked_add(delay)))
 }
 
 /// Polls the status of many jobs from threads of its own and reports their transitions.
 ///
 /// ``for transitions in poller`` yields lists of ``Transition`` as they happen and ends when
 /// every added job is terminal or given up; ``wait`` blocks until jobs are terminal. The
-/// network loop runs in Rust without the GIL; it starts on the first ``add``.
+/// network loop runs in Rust without the GIL; it starts on the first ``add``. Transitions not
+/// yet taken are merged per job (from the status last shown to the latest), so memory is
+/// bounded by the number of jobs when nobody iterates.
 #[pyclass(frozen, subclass, module = "iqm_runstatus._core")]
 pub struct StatusPoller {
     shared: Arc<Shared>,
@@ -853,9 +1003,7 @@ impl StatusPoller {
                         .apply_entry(&mut inner, &id, &entry.borrow(), false)
                         .map_err(core_to_py)?;
                 }
-                Err(error) => {
-                    inner.errors.insert(id, error);
-                }
+                Err(error) => self.shared.rejected(&mut inner, &id, error, false),
             }
         }
         self.shared.announce();
@@ -881,6 +1029,8 @@ impl StatusPoller {
             Some(Err(err)) if !err.is_instance_of::<PyException>(py) => {
                 if let Ok(mut inner) = self.lock() {
                     inner.refreshing = false;
+                    // Tried again at the next service, for the jobs waiting for headers.
+                    inner.refresh_wanted = true;
                 }
                 return Err(err);
             }
@@ -891,15 +1041,15 @@ impl StatusPoller {
         let inner = &mut *guard;
         inner.refreshing = false;
         inner.refresh_wanted = false;
-        inner.primed = true;
-        let waiting: Vec<Arc<str>> = inner
+        let waiting: Vec<(Arc<str>, Phase)> = inner
             .jobs
             .iter()
-            .filter(|(_, job)| job.phase == Phase::AwaitingAuth)
-            .map(|(id, _)| Arc::clone(id))
+            .filter(|(_, job)| matches!(job.phase, Phase::AwaitingAuth | Phase::AwaitingHeaders))
+            .map(|(id, job)| (Arc::clone(id), job.phase))
             .collect();
         match fresh {
             Ok((mut headers, valid_for)) => {
+                inner.primed = true;
                 for (name, value) in &self.shared.settings.headers {
                     if !headers.contains_key(name) {
                         headers.insert(name.clone(), value.clone());
@@ -911,10 +1061,11 @@ impl StatusPoller {
                     let delay = Duration::try_from_secs_f64(seconds.max(0.0)).unwrap_or(MAX_DELAY);
                     now.checked_add(delay.min(MAX_DELAY)).unwrap_or(now)
                 });
-                for id in waiting {
+                for (id, phase) in waiting {
                     if let Some(job) = inner.jobs.get_mut(&id) {
                         job.phase = Phase::Polling;
-                        job.auth_refreshed = true;
+                        // A job refused before is given up if the new headers are refused too.
+                        job.auth_refreshed = phase == Phase::AwaitingAuth;
                         let generation = job.generation;
                         inner.schedule(&id, generation, Duration::ZERO);
                     }
@@ -922,20 +1073,35 @@ impl StatusPoller {
                 self.shared.wake_loop.notify_one();
             }
             Err(why) => {
-                // A refresh on a schedule is tried again later; refused jobs give up now.
+                inner.stats.auth_refresh_failures += 1;
+                // A refresh on a schedule is tried again later (the old headers stay until
+                // then); jobs that cannot be polled without new headers give up now.
                 let now = Instant::now();
                 inner.refresh_at = now.checked_add(self.shared.settings.interval);
-                for id in waiting {
-                    inner.give_up(
-                        &id,
-                        format!("refused, and refreshing the headers failed: {why}"),
-                    );
+                for (id, phase) in waiting {
+                    let reason = if phase == Phase::AwaitingAuth {
+                        format!("refused, and refreshing the headers failed: {why}")
+                    } else {
+                        format!("the headers could not be obtained from the client: {why}")
+                    };
+                    inner.give_up(&id, reason);
                 }
             }
         }
         drop(guard);
         self.shared.announce();
         Ok(())
+    }
+
+    /// Closes the wakeup socket pair, if one was made: nothing changes after `close`.
+    fn close_wakeup(&self) {
+        let pair = self
+            .shared
+            .wakeup
+            .lock()
+            .ok()
+            .and_then(|mut pair| pair.take());
+        drop(pair);
     }
 
     /// Whether nothing more will come: every job settled and everything handed over.
@@ -945,12 +1111,11 @@ impl StatusPoller {
             && (inner.active == 0 || inner.closed || inner.fatal.is_some())
     }
 
-    fn take_transitions<'py>(
-        &self,
+    /// `Transition`s of `taken`, built with no lock held.
+    fn transition_list<'py>(
         py: Python<'py>,
-        inner: &mut Inner,
+        taken: Vec<(Arc<str>, Option<StatusCode>, StatusCode)>,
     ) -> PyResult<Bound<'py, PyList>> {
-        let taken: Vec<_> = inner.transitions.drain(..).collect();
         let model = Model::get(py)?;
         let class = named_tuple(py, &TRANSITION, "Transition")?;
         let member = |status: StatusCode| -> PyResult<Bound<'_, PyAny>> {
@@ -977,17 +1142,18 @@ impl StatusPoller {
     /// or `None` once finished.
     fn next_ready<'py>(&self, py: Python<'py>) -> PyResult<Option<Bound<'py, PyList>>> {
         self.service(py)?;
-        let mut inner = self.lock()?;
-        if let Some(why) = &inner.fatal {
-            return Err(PyRuntimeError::new_err(why.clone()));
-        }
-        if !inner.transitions.is_empty() {
-            return Ok(Some(self.take_transitions(py, &mut inner)?));
-        }
-        if Self::finished(&inner) {
-            return Ok(None);
-        }
-        Ok(Some(PyList::empty(py)))
+        let taken = {
+            let mut inner = self.lock()?;
+            if let Some(why) = inner.fatal.clone() {
+                drop(inner);
+                return Err(PyRuntimeError::new_err(why));
+            }
+            if inner.transitions.is_empty() && Self::finished(&inner) {
+                return Ok(None);
+            }
+            inner.take_transitions()
+        };
+        Self::transition_list(py, taken).map(Some)
     }
 
     /// Waits up to `slice` for a change, without the GIL.
@@ -1007,25 +1173,54 @@ impl StatusPoller {
 #[pymethods]
 impl StatusPoller {
     #[new]
-    #[pyo3(signature = (
-        base_url, *, token = None, headers = None, concurrency = 64, interval = 1.0,
-        max_interval = 30.0, timeout = 60.0, max_retries = 8, max_body_size = 1_048_576,
-        _header_provider = None
-    ))]
+    // Extra positional arguments are taken only to say what to do instead.
+    #[pyo3(
+        signature = (
+            base_url, *positional, token = None, headers = None, concurrency = 64,
+            interval = 1.0, max_interval = 30.0, timeout = 60.0, max_retries = 8,
+            max_body_size = 1_048_576, _header_provider = None
+        ),
+        text_signature = "(base_url, *, token=None, headers=None, concurrency=64, \
+            interval=1.0, max_interval=30.0, timeout=60.0, max_retries=8, \
+            max_body_size=1048576, _header_provider=None)"
+    )]
     #[allow(clippy::too_many_arguments)]
     fn new(
         py: Python<'_>,
         base_url: &str,
-        token: Option<&str>,
+        positional: &Bound<'_, PyTuple>,
+        token: Option<&Bound<'_, PyAny>>,
         headers: Option<&Bound<'_, PyAny>>,
-        concurrency: usize,
+        concurrency: i128,
         interval: f64,
         max_interval: f64,
         timeout: f64,
-        max_retries: u32,
-        max_body_size: usize,
+        max_retries: i128,
+        max_body_size: i128,
         _header_provider: Option<Py<PyAny>>,
     ) -> PyResult<Self> {
+        if !positional.is_empty() {
+            return Err(PyTypeError::new_err(
+                "StatusPoller takes the base URL as its only positional argument: pass the \
+                 settings by name, as in StatusPoller(base_url, interval=1.0)",
+            ));
+        }
+        let concurrency = count_argument("concurrency", concurrency)?;
+        let concurrency = usize::try_from(concurrency).unwrap_or(usize::MAX);
+        let max_retries = count_argument("max_retries", max_retries)?;
+        let max_retries = u32::try_from(max_retries).unwrap_or(u32::MAX);
+        let max_body_size = count_argument("max_body_size", max_body_size)?;
+        let max_body_size = usize::try_from(max_body_size).unwrap_or(usize::MAX);
+        let token = match token {
+            Some(token) if !token.is_none() => Some(text_argument("token", "token", token)?),
+            _ => None,
+        };
+        if !base_url.contains("://") {
+            return Err(PyValueError::new_err(format!(
+                "invalid base_url {base_url:?}: it has no scheme; write it as \
+                 https://{base_url} or http://{base_url}"
+            )));
+        }
         let url = reqwest::Url::parse(base_url).map_err(|err| {
             PyValueError::new_err(format!("invalid base_url {base_url:?}: {err}"))
         })?;
@@ -1057,7 +1252,7 @@ impl StatusPoller {
             Some(headers) if !headers.is_none() => header_map(headers)?,
             _ => HeaderMap::new(),
         };
-        if let Some(token) = token {
+        if let Some(token) = token.as_deref() {
             let value = HeaderValue::from_str(&format!("Bearer {token}"))
                 .map_err(|_| PyValueError::new_err("the token is not a valid header value"))?;
             header_values.insert(AUTHORIZATION, value);
@@ -1077,7 +1272,8 @@ impl StatusPoller {
             generations: 0,
             active: 0,
             in_flight: 0,
-            transitions: VecDeque::new(),
+            transitions: Map::default(),
+            arrivals: 0,
             fallbacks: Map::default(),
             errors: Map::default(),
             failed: Map::default(),
@@ -1096,7 +1292,7 @@ impl StatusPoller {
             inner: Mutex::new(inner),
             changed: Condvar::new(),
             wake_loop: tokio::sync::Notify::new(),
-            wakeup: OnceLock::new(),
+            wakeup: Mutex::new(None),
             signalled: AtomicBool::new(false),
             model_current: AtomicBool::new(false),
             tracker: tracker.shared(),
@@ -1121,10 +1317,12 @@ impl StatusPoller {
         })
     }
 
-    /// Starts polling these jobs (a ``str`` or ``uuid.UUID``, or an iterable of them) at once;
-    /// ids already added are polled once. Allowed while polling.
+    /// Starts polling these jobs (a ``str`` or ``uuid.UUID`` is one id; otherwise an iterable
+    /// of them) at once; ids already added are polled once. Allowed while polling. ``""``,
+    /// ``.`` and ``..`` are refused with ``ValueError``: each id is one path segment.
     fn add(&self, py: Python<'_>, job_ids: &Bound<'_, PyAny>) -> PyResult<()> {
         let ids = self::job_ids(job_ids)?;
+        check_path_ids(&ids)?;
         self.check_process()?;
         {
             let inner = self.lock()?;
@@ -1138,52 +1336,59 @@ impl StatusPoller {
         self.shared
             .model_current
             .store(Model::get(py)?.is_current(py), Ordering::Relaxed);
-        if self.shared.has_provider {
-            let first = {
-                let mut inner = self.lock()?;
-                let first = !inner.primed && !inner.refreshing;
-                inner.refreshing |= first;
-                first
-            };
-            if first {
-                self.refresh_headers(py)?;
-            }
-        }
         self.ensure_started()?;
-        let mut guard = self.lock()?;
-        let inner = &mut *guard;
-        let interval = self.shared.settings.interval;
-        for id in ids {
-            let id: Arc<str> = Arc::from(id);
-            if inner.jobs.contains_key(&id) {
-                continue;
+        let first = {
+            let mut guard = self.lock()?;
+            let inner = &mut *guard;
+            let interval = self.shared.settings.interval;
+            // Until the provider gave headers, jobs wait for them: no request goes out without.
+            let unprimed = self.shared.has_provider && !inner.primed;
+            for id in ids {
+                let id: Arc<str> = Arc::from(id);
+                if inner.jobs.contains_key(&id) {
+                    continue;
+                }
+                inner.generations += 1;
+                let generation = inner.generations;
+                inner.jobs.insert(
+                    Arc::clone(&id),
+                    Job {
+                        generation,
+                        phase: if unprimed {
+                            Phase::AwaitingHeaders
+                        } else {
+                            Phase::Polling
+                        },
+                        in_flight: false,
+                        interval,
+                        failures: 0,
+                        rejections: 0,
+                        auth_refreshed: false,
+                        polls: 0,
+                        bodies: 0,
+                    },
+                );
+                inner.failed.remove(&id);
+                inner.active += 1;
+                if !unprimed {
+                    inner.schedule(&id, generation, Duration::ZERO);
+                }
             }
-            inner.generations += 1;
-            let generation = inner.generations;
-            inner.jobs.insert(
-                Arc::clone(&id),
-                Job {
-                    generation,
-                    phase: Phase::Polling,
-                    in_flight: false,
-                    interval,
-                    failures: 0,
-                    auth_refreshed: false,
-                    polls: 0,
-                    bodies: 0,
-                },
-            );
-            inner.failed.remove(&id);
-            inner.active += 1;
-            inner.schedule(&id, generation, Duration::ZERO);
-        }
-        drop(guard);
+            let first = unprimed && !inner.refreshing;
+            inner.refreshing |= first;
+            // Another thread's refresh under way takes these jobs along when it ends.
+            inner.refresh_wanted |= unprimed;
+            first
+        };
         self.shared.wake_loop.notify_one();
+        if first {
+            self.refresh_headers(py)?;
+        }
         Ok(())
     }
 
-    /// Stops polling these jobs; unknown ids are ignored. Their last status stays in
-    /// ``tracker``. Returns how many were removed.
+    /// Stops polling these jobs (one ``str`` or ``uuid.UUID`` is one id); unknown ids are
+    /// ignored. Their last status stays in ``tracker``. Returns how many were removed.
     fn remove(&self, job_ids: &Bound<'_, PyAny>) -> PyResult<usize> {
         let ids = self::job_ids(job_ids)?;
         let mut guard = self.lock()?;
@@ -1221,9 +1426,11 @@ impl StatusPoller {
         }
     }
 
-    /// Blocks until these jobs (all added ones if ``None``) are terminal or given up, and
-    /// returns the ``RunStatus`` of each terminal one. ``TimeoutError`` after ``timeout``
-    /// seconds, saying how many are still pending.
+    /// Blocks until these jobs (all added ones if ``None``; one ``str`` or ``uuid.UUID`` is
+    /// one job) are terminal or given up, and returns the ``RunStatus`` of each terminal one.
+    /// ``TimeoutError`` after ``timeout`` seconds, saying how many are still pending and how
+    /// many of those had their latest body rejected; a timeout too long to represent
+    /// (``math.inf``) is no limit.
     #[pyo3(signature = (job_ids = None, timeout = None))]
     fn wait<'py>(
         &self,
@@ -1231,57 +1438,61 @@ impl StatusPoller {
         job_ids: Option<&Bound<'py, PyAny>>,
         timeout: Option<f64>,
     ) -> PyResult<Bound<'py, PyDict>> {
-        let deadline = match timeout {
-            Some(seconds) if seconds.is_nan() || seconds < 0.0 => {
-                return Err(PyValueError::new_err("timeout must not be negative"))
-            }
-            Some(seconds) => {
-                let now = Instant::now();
-                Some(
-                    Duration::try_from_secs_f64(seconds)
-                        .ok()
-                        .and_then(|delay| now.checked_add(delay.min(MAX_DELAY)))
-                        .unwrap_or(now),
-                )
-            }
-            None => None,
+        let deadline = self::deadline(timeout)?;
+        // Converted before locking: iterating the ids or `UUID.__str__` runs Python code.
+        let given = match job_ids {
+            Some(ids) if !ids.is_none() => Some(self::job_ids(ids)?),
+            _ => None,
         };
         let wanted: Vec<Arc<str>> = {
             let inner = self.lock()?;
-            match job_ids {
-                Some(ids) if !ids.is_none() => self::job_ids(ids)?
-                    .into_iter()
-                    .map(|id| {
-                        inner
-                            .jobs
-                            .get_key_value(id.as_str())
-                            .map(|(key, _)| Arc::clone(key))
-                            .ok_or_else(|| {
-                                PyKeyError::new_err(format!("{id} was not added to this poller"))
-                            })
-                    })
-                    .collect::<PyResult<_>>()?,
-                _ => inner.jobs.keys().cloned().collect(),
+            match given {
+                Some(given) => {
+                    let mut wanted = Vec::with_capacity(given.len().min(inner.jobs.len()));
+                    for id in given {
+                        match inner.jobs.get_key_value(id.as_str()) {
+                            Some((key, _)) => wanted.push(Arc::clone(key)),
+                            None => {
+                                drop(inner);
+                                return Err(PyKeyError::new_err(format!(
+                                    "{id} was not added to this poller"
+                                )));
+                            }
+                        }
+                    }
+                    wanted
+                }
+                None => inner.jobs.keys().cloned().collect(),
             }
         };
         loop {
             self.service(py)?;
-            let (pending, terminal, stopped) = {
+            let (pending, rejected, terminal, stopped, fatal) = {
                 let inner = self.lock()?;
-                if let Some(why) = &inner.fatal {
-                    return Err(PyRuntimeError::new_err(why.clone()));
-                }
                 let mut pending = 0usize;
+                let mut rejected = 0usize;
                 let mut terminal = Vec::new();
                 for id in &wanted {
                     match inner.jobs.get(id).map(|job| job.phase) {
                         Some(Phase::Terminal) => terminal.push(Arc::clone(id)),
-                        Some(Phase::Polling | Phase::AwaitingAuth) => pending += 1,
-                        Some(Phase::GivenUp) | None => {}
+                        Some(phase) if phase.is_active() => {
+                            pending += 1;
+                            rejected += usize::from(inner.errors.contains_key(id));
+                        }
+                        _ => {}
                     }
                 }
-                (pending, terminal, inner.closed)
+                (
+                    pending,
+                    rejected,
+                    terminal,
+                    inner.closed,
+                    inner.fatal.clone(),
+                )
             };
+            if let Some(why) = fatal {
+                return Err(PyRuntimeError::new_err(why));
+            }
             if pending == 0 {
                 let result = PyDict::new(py);
                 let tracker = self.tracker.bind(py);
@@ -1300,8 +1511,13 @@ impl StatusPoller {
             if let Some(deadline) = deadline {
                 let now = Instant::now();
                 if now >= deadline {
+                    let rejected = if rejected == 0 {
+                        String::new()
+                    } else {
+                        format!("; the latest body of {rejected} of them was rejected (see errors)")
+                    };
                     return Err(PyTimeoutError::new_err(format!(
-                        "{pending} of {} jobs still pending after {} s",
+                        "{pending} of {} jobs still pending after {} s{rejected}",
                         wanted.len(),
                         timeout.unwrap_or(0.0)
                     )));
@@ -1360,7 +1576,9 @@ impl StatusPoller {
     }
 
     /// Counters: ``requests``, ``responses`` (by status code), ``retries``, ``timeouts``,
-    /// ``transport_errors``, ``bytes`` (of bodies read) and ``polls`` (requests per job).
+    /// ``transport_errors``, ``bytes`` (of bodies read), ``auth_refresh_failures`` (header
+    /// refreshes whose provider raised or gave unusable headers) and ``polls`` (requests per
+    /// job).
     fn stats<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
         let (stats, polls) = {
             let inner = self.lock()?;
@@ -1378,6 +1596,7 @@ impl StatusPoller {
                     stats.timeouts,
                     stats.transport_errors,
                     stats.bytes,
+                    stats.auth_refresh_failures,
                 ),
                 polls,
             )
@@ -1389,6 +1608,7 @@ impl StatusPoller {
         result.set_item("timeouts", stats.3)?;
         result.set_item("transport_errors", stats.4)?;
         result.set_item("bytes", stats.5)?;
+        result.set_item("auth_refresh_failures", stats.6)?;
         let per_job = PyDict::new(py);
         for (id, count) in polls {
             per_job.set_item(id, count)?;
@@ -1411,9 +1631,13 @@ impl StatusPoller {
     }
 
     fn __clear__(&self) {
-        if let Ok(mut provider) = self.provider.lock() {
-            provider.take();
-        }
+        // Dropped after the lock is released: the provider's last reference may run Python.
+        let provider = self
+            .provider
+            .lock()
+            .ok()
+            .and_then(|mut provider| provider.take());
+        drop(provider);
     }
 
     /// Cancels the requests in flight and joins the network thread; idempotent.
@@ -1423,12 +1647,14 @@ impl StatusPoller {
             if let Ok(mut thread) = self.thread.lock() {
                 std::mem::forget(thread.take());
             }
+            self.close_wakeup();
             return Ok(());
         }
         if let Some(mut inner) = self.shared.lock() {
             inner.closed = true;
         }
         self.shared.wake_loop.notify_one();
+        // Wakes an `async for` waiting on the wakeup descriptor before it is closed.
         self.shared.announce();
         let handle = self
             .thread
@@ -1439,6 +1665,7 @@ impl StatusPoller {
             py.detach(|| handle.join())
                 .map_err(|_| PyRuntimeError::new_err("the poller's thread failed"))?;
         }
+        self.close_wakeup();
         Ok(())
     }
 
@@ -1469,31 +1696,36 @@ impl StatusPoller {
         self.next_ready(py)
     }
 
-    /// For ``async for``: a descriptor that becomes readable when something changes.
+    /// For ``async for``: a descriptor that becomes readable when something changes; ``-1``
+    /// once closed (nothing changes any more). ``close`` closes it.
     fn _wakeup_fd(&self) -> PyResult<i32> {
-        self.check_process()?;
-        let pair = match self.shared.wakeup.get() {
-            Some(pair) => pair,
-            None => {
-                let (reader, writer) = UnixStream::pair()?;
-                reader.set_nonblocking(true)?;
-                writer.set_nonblocking(true)?;
-                let _ = self.shared.wakeup.set((reader, writer));
-                self.shared
-                    .wakeup
-                    .get()
-                    .ok_or_else(|| PyRuntimeError::new_err("no wakeup socket"))?
-            }
-        };
-        Ok(pair.0.as_raw_fd())
+        if self.lock()?.closed {
+            return Ok(-1);
+        }
+        let mut pair = self
+            .shared
+            .wakeup
+            .lock()
+            .map_err(|_| PyRuntimeError::new_err("the poller's state is poisoned"))?;
+        if let Some((reader, _)) = pair.as_ref() {
+            return Ok(reader.as_raw_fd());
+        }
+        let (reader, writer) = UnixStream::pair()?;
+        reader.set_nonblocking(true)?;
+        writer.set_nonblocking(true)?;
+        let fd = reader.as_raw_fd();
+        *pair = Some((reader, writer));
+        Ok(fd)
     }
 
     /// Empties the wakeup descriptor, so that the next change signals it again.
     fn _drain_wakeup(&self) {
-        if let Some((reader, _)) = self.shared.wakeup.get() {
-            self.shared.signalled.store(false, Ordering::Release);
-            let mut buffer = [0u8; 64];
-            while matches!((&*reader).read(&mut buffer), Ok(n) if n > 0) {}
+        if let Ok(pair) = self.shared.wakeup.lock() {
+            if let Some((reader, _)) = pair.as_ref() {
+                self.shared.signalled.store(false, Ordering::Release);
+                let mut buffer = [0u8; 64];
+                while matches!((&*reader).read(&mut buffer), Ok(n) if n > 0) {}
+            }
         }
     }
 }

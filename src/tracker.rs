@@ -57,18 +57,74 @@ fn tracker_error<'py>(
     new_named_tuple(class, fields)
 }
 
-/// A job id as a Python `str`: a `str` as it is, a `uuid.UUID` as its canonical string form.
-pub fn job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+/// The argument `job_id` as a Python `str`: a `str` as it is, a `uuid.UUID` as its canonical
+/// string form.
+fn job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Bound<'py, PyString>> {
+    match one_job_str(id)? {
+        Some(text) => Ok(text),
+        None => Err(not_a_job_id(id, "job_id")),
+    }
+}
+
+/// `id` as a job id if it is a `str` or a `uuid.UUID`.
+fn one_job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyString>>> {
     if let Ok(text) = id.cast::<PyString>() {
-        return Ok(text.clone());
+        return Ok(Some(text.clone()));
     }
-    if id.is_instance(UUID.import(id.py(), "uuid", "UUID")?)? {
-        return id.str();
+    if id.is_instance(uuid_class(id.py())?.as_any())? {
+        return Ok(Some(id.str()?));
     }
-    Err(PyTypeError::new_err(format!(
-        "a job id is a str or a uuid.UUID, not {}",
-        id.get_type().name()?
-    )))
+    Ok(None)
+}
+
+/// `uuid.UUID`, imported outside the cell that keeps it: an import runs Python code (a
+/// finalizer among it may come back here), and a cell being initialized must not be entered
+/// again.
+fn uuid_class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
+    if let Some(class) = UUID.get(py) {
+        return Ok(class.bind(py).clone());
+    }
+    let class = py.import("uuid")?.getattr("UUID")?.cast_into::<PyType>()?;
+    let _ = UUID.set(py, class.clone().unbind());
+    Ok(class)
+}
+
+fn not_a_job_id(id: &Bound<'_, PyAny>, argument: &str) -> PyErr {
+    let type_name = id
+        .get_type()
+        .name()
+        .map_or_else(|_| "?".to_owned(), |name| name.to_string());
+    PyTypeError::new_err(format!(
+        "{argument}: job ids must be str or uuid.UUID, not {type_name}"
+    ))
+}
+
+/// The job ids of the argument `argument`: a `str` or `uuid.UUID` is ONE id, anything else an
+/// iterable of them. `bytes` (an iterable of ints) and other non-ids are a `TypeError` naming
+/// the argument and the type. Runs Python code (iteration, `UUID.__str__`): never call it
+/// with a lock held.
+pub fn job_id_list<'py>(
+    job_ids: &Bound<'py, PyAny>,
+    argument: &str,
+) -> PyResult<Vec<Bound<'py, PyString>>> {
+    if let Some(one) = one_job_str(job_ids)? {
+        return Ok(vec![one]);
+    }
+    if job_ids.is_instance_of::<pyo3::types::PyBytes>()
+        || job_ids.is_instance_of::<pyo3::types::PyByteArray>()
+        || job_ids.is_instance_of::<pyo3::types::PyMemoryView>()
+    {
+        return Err(not_a_job_id(job_ids, argument));
+    }
+    let Ok(items) = job_ids.try_iter() else {
+        return Err(not_a_job_id(job_ids, argument));
+    };
+    items
+        .map(|id| {
+            let id = id?;
+            one_job_str(&id)?.ok_or_else(|| not_a_job_id(&id, argument))
+        })
+        .collect()
 }
 
 /// A job id as stored.
@@ -314,7 +370,7 @@ impl JobTracker {
         if !is_payload(payload) {
             return Err(not_a_payload(payload, None));
         }
-        let job_ids = PyList::new(py, [job_id])?;
+        let job_ids = PyList::new(py, [job_str(job_id)?])?;
         let payloads = PyList::new(py, [payload])?;
         let transitions = self.update_all(py, job_ids.as_any(), payloads.as_any(), 1, errors)?;
         transitions
@@ -323,7 +379,9 @@ impl JobTracker {
             .map_or(Ok(None), |first| Ok(Some(first)))
     }
 
-    /// Parses ``payloads[i]`` as the latest status of ``job_ids[i]``, in order.
+    /// Parses ``payloads[i]`` as the latest status of ``job_ids[i]``, in order. A ``str`` or
+    /// ``uuid.UUID`` given as ``job_ids`` is one job id (then ``payloads`` holds one payload);
+    /// ids of any other type (``bytes`` too) are a ``TypeError``.
     ///
     /// Returns ``(job_id, previous Status or None, new Status)`` for each job whose status
     /// changed (``None`` for a job seen for the first time). Raises ``ValueError``, before any
@@ -389,12 +447,13 @@ impl JobTracker {
             .collect())
     }
 
-    /// Stops tracking these jobs; unknown ids are ignored. Returns how many were forgotten.
+    /// Stops tracking these jobs (one ``str`` or ``uuid.UUID`` is one job; otherwise an
+    /// iterable of them); unknown ids are ignored. Returns how many were forgotten.
     fn forget(&self, job_ids: &Bound<'_, PyAny>) -> PyResult<usize> {
-        let ids = job_ids
-            .try_iter()?
-            .map(|id| job_key(&id?))
-            .collect::<PyResult<Vec<_>>>()?;
+        let ids = job_id_list(job_ids, "job_ids")?
+            .iter()
+            .map(|id| Ok(id.to_str()?.to_owned()))
+            .collect::<PyResult<Vec<String>>>()?;
         let mut state = self.lock()?;
         Ok(ids.iter().filter(|id| state.forget(id)).count())
     }
@@ -479,10 +538,7 @@ impl JobTracker {
         errors: Option<&Bound<'py, PyList>>,
     ) -> PyResult<Bound<'py, PyList>> {
         let model = Model::get(py)?;
-        let id_objects = job_ids
-            .try_iter()?
-            .map(|id| job_str(&id?))
-            .collect::<PyResult<Vec<_>>>()?;
+        let id_objects = job_id_list(job_ids, "job_ids")?;
         // Borrowed from the str objects: a known job's id is never copied.
         let ids = id_objects
             .iter()

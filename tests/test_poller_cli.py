@@ -50,10 +50,20 @@ def test_watch_json_and_exit_1_when_a_job_is_given_up(server, tmp_path, capsys):
     )
     assert code == 1
     records = [json.loads(line) for line in capsys.readouterr().out.splitlines()]
-    assert {"job_id": "a", "previous": None, "current": "aborted"} in records
+    # One record shape; `event` says what happened.
     assert {
+        "event": "transition",
+        "job_id": "a",
+        "previous": None,
+        "current": "aborted",
+        "reason": None,
+    } in records
+    assert {
+        "event": "given_up",
         "job_id": "missing",
-        "given_up": "HTTP 404 Not Found: the server does not know the job",
+        "previous": None,
+        "current": None,
+        "reason": "HTTP 404 Not Found: the server does not know the job",
     } in records
     assert len(records) == 2
 
@@ -82,10 +92,60 @@ def test_watch_shows_live_counts_per_status(server, tmp_path, capsys):
     assert "4/4" in err
 
 
+def watch_bounded(*args: str) -> list[str]:
+    """``watch`` in a subprocess that must exit 1 within a minute: a job polled for ever fails
+    the test instead of hanging it."""
+    result = run_python("-m", "iqm_runstatus", "watch", *args, timeout=60, returncode=1)
+    return result.stdout.splitlines()
+
+
+def test_watch_prints_rejected_bodies_and_gives_the_job_up(server, tmp_path):
+    server.set_body("bad", b"<html>Down for maintenance</html>")
+    server.set("good", "ready")
+    jobs = jobs_file(tmp_path, "bad", "good")
+    lines = watch_bounded(server.url, "--jobs", jobs, *FAST, "--max-retries", "1")
+    prefix = "bad: body rejected: "
+    rejected = [line[len(prefix) :] for line in lines if line.startswith(prefix)]
+    assert rejected and rejected[-1].startswith("JSONDecodeError: "), lines
+    assert [line for line in lines if line.startswith("bad: given up: ")] == [
+        f"bad: given up: the body was rejected (2 times in a row): {rejected[-1]}"
+    ]
+    assert "good: - -> ready" in lines
+
+
+def test_watch_json_records_rejected_bodies(server, tmp_path):
+    server.set_body("bad", b"<html>Down for maintenance</html>")
+    jobs = jobs_file(tmp_path, "bad")
+    lines = watch_bounded(server.url, "--jobs", jobs, "--json", *FAST, "--max-retries", "0")
+    records = [json.loads(line) for line in lines]
+    assert [record["event"] for record in records] == ["rejected", "given_up"]
+    assert {tuple(record) for record in records} == {
+        ("event", "job_id", "previous", "current", "reason")
+    }
+    assert records[0]["reason"].startswith("JSONDecodeError: ")
+
+
+def test_watch_with_no_job_ids_says_so_and_exits_2(tmp_path, capsys):
+    path = tmp_path / "jobs.txt"
+    path.write_text("\n  \n")
+    assert main(["watch", "http://127.0.0.1:1", "--jobs", str(path)]) == 2
+    assert capsys.readouterr().err == (
+        f"iqm-runstatus: error: {str(path)!r} lists no job ids (one id a line)\n"
+    )
+
+
+def test_watch_names_a_missing_jobs_file_once(tmp_path, capsys):
+    missing = str(tmp_path / "missing.txt")
+    assert main(["watch", "http://127.0.0.1:1", "--jobs", missing]) == 2
+    err = capsys.readouterr().err
+    assert err == f"iqm-runstatus: error: cannot read {missing!r}: No such file or directory\n"
+
+
 @pytest.mark.parametrize(
     "args, message",
     [
         (["ftp://x", "--jobs", "JOBS"], "invalid base_url"),
+        (["example.com", "--jobs", "JOBS"], "it has no scheme; write it as https://example.com"),
         (["http://127.0.0.1:1", "--jobs", "missing.txt"], "cannot read"),
         (["http://127.0.0.1:1", "--jobs", "JOBS", "--interval", "0"], "positive number"),
     ],

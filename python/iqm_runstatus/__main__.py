@@ -201,8 +201,15 @@ def _watch(args: argparse.Namespace) -> int:
         else:
             with open(args.jobs, encoding="utf-8") as jobs:
                 job_ids = read_job_ids(jobs)
-    except (OSError, UnicodeDecodeError) as exc:
+    except OSError as exc:
+        # strerror alone: the exception's text names the file a second time.
+        print(f"{PROG}: error: cannot read {name!r}: {exc.strerror or exc}", file=sys.stderr)
+        return 2
+    except UnicodeDecodeError as exc:
         print(f"{PROG}: error: cannot read {name!r}: {exc}", file=sys.stderr)
+        return 2
+    if not job_ids:
+        print(f"{PROG}: error: {name!r} lists no job ids (one id a line)", file=sys.stderr)
         return 2
     settings = {
         "interval": args.interval,

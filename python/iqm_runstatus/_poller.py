@@ -6,6 +6,7 @@ from __future__ import annotations
 import base64
 import binascii
 import json
+import math
 import time
 from collections.abc import Mapping
 from typing import TYPE_CHECKING, Any, Optional
@@ -29,7 +30,14 @@ ASYNC_IDLE_SECONDS = 1.0
 
 
 def _seconds_left(authorization: Optional[str]) -> Optional[float]:
-    """Seconds until a bearer JWT's ``exp``, or ``None`` for a header without one."""
+    """Seconds until a bearer JWT's ``exp``, or ``None`` for a header without one (not a
+    bearer JWT, or claims without ``exp``).
+
+    ``ValueError`` for a JWT whose claims cannot be read (not base64 JSON, an ``exp`` that is
+    no finite number, nesting too deep): the poller then counts a failed header refresh and
+    gives up the jobs that would be polled with headers it cannot keep fresh, instead of
+    polling on with a token it cannot refresh in time.
+    """
     if not authorization or not authorization.startswith("Bearer "):
         return None
     parts = authorization[len("Bearer ") :].split(".")
@@ -38,9 +46,15 @@ def _seconds_left(authorization: Optional[str]) -> Optional[float]:
     body = parts[1] + "=" * (-len(parts[1]) % 4)
     try:
         claims = json.loads(base64.urlsafe_b64decode(body))
+        if not isinstance(claims, dict) or "exp" not in claims:
+            return None
         expires = float(claims["exp"])
-    except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
-        return None
+        if not math.isfinite(expires):
+            raise ValueError(f"exp is {claims['exp']!r}")
+    except (binascii.Error, ValueError, TypeError, UnicodeDecodeError, OverflowError) as err:
+        raise ValueError(f"the token's claims could not be read: {err}") from None
+    except RecursionError:
+        raise ValueError("the token's claims could not be read: nested too deeply") from None
     return expires - time.time()
 
 
@@ -74,6 +88,14 @@ class StatusPoller(_core.StatusPoller):
     ``for transitions in poller`` (or ``async for``) yields lists of ``Transition`` as jobs
     change status, and ends when every added job is terminal or given up; ``wait`` blocks until
     jobs are terminal. See the README for the polling policy.
+
+    Transitions not yet taken are kept at most one per job, so memory is bounded by the number
+    of jobs even if nobody iterates: a job's transitions are merged into one, from the status
+    the consumer was last shown to the latest (none if it is back at that status). Each job's
+    transitions thus form a chain, with the statuses the consumer was too slow to see left out.
+
+    Wherever ids are taken (``add``, ``remove``, ``wait``), a ``str`` or ``uuid.UUID`` is one
+    id and anything else an iterable of ids; ``bytes`` or other types are a ``TypeError``.
     """
 
     @classmethod
@@ -87,6 +109,12 @@ class StatusPoller(_core.StatusPoller):
 
         Raises ``ValueError`` for a client whose status URL does not end in
         ``/jobs/{job_id}/status`` (the V2 API variant of iqm-client 18.6 to 24.x).
+
+        No request goes out without the client's headers: jobs added before the client gave
+        any wait for them, and are given up (see ``failed``) if asking fails (the client
+        raises, or its token's claims cannot be read). A refresh that fails later keeps the
+        headers the client gave last and is tried again after ``interval``; jobs the server
+        refused are given up. ``stats()["auth_refresh_failures"]`` counts the failures.
         """
         base_url = _client_base_url(client)
 
@@ -105,15 +133,17 @@ class StatusPoller(_core.StatusPoller):
         import asyncio
 
         loop = asyncio.get_running_loop()
-        fd = self._wakeup_fd()
         while True:
             # Emptied before looking, so that any change after the look signals it again.
+            fd = self._wakeup_fd()
             self._drain_wakeup()
             batch = self._next_ready()
             if batch is None:
                 raise StopAsyncIteration
             if batch:
                 return batch
+            if fd < 0:
+                continue  # closed since: the next look ends the iteration
             woken = loop.create_future()
 
             def wake(woken: asyncio.Future[None] = woken) -> None:
