@@ -27,7 +27,7 @@ MARK = re.compile(r"<!-- readme: (not run \(.+\)|run by tests/(test_\w+\.py)) --
 # Blocks that need a server or a built artefact: a few, and each says why.
 MOST_NOT_RUN = 6
 # About 300 lines, with room for a short paragraph or two; detail goes to CONTRIBUTING.md.
-MOST_LINES = 320
+MOST_LINES = 330
 
 
 @dataclass(frozen=True)
