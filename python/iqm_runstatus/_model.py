@@ -8,8 +8,8 @@ metadata, without importing it), else 17.2; `CLIENT_RELEASE` and `CLIENT_RELEASE
 which and why, and `models_for_release` gives another release's classes.
 
 The parse methods run in the native core, which takes the vocabulary in use as data, unless
-``IQM_RUNSTATUS_PURE=1`` is set; the core hands any input it is not certain about to the pure functions below, so unusual input gets the reference's own result or
-exception.
+``IQM_RUNSTATUS_PURE=1`` is set; the core hands any input it is not certain about to the pure
+functions below, so unusual input gets the reference's own result or exception.
 """
 
 from __future__ import annotations
@@ -57,7 +57,7 @@ if not _PURE_REQUESTED:
         raise native_import_error(exc) from exc
 
 # Imported after the core, so that a core that does not load leaves no submodule behind.
-from ._releases import SUPPORTED_RANGE, Vocabulary, choose_release, vocabulary_for  # noqa: E402
+from ._releases import Vocabulary, choose_release, vocabulary_for  # noqa: E402
 
 _CHOICE = choose_release()
 VOCABULARY: Vocabulary = _CHOICE.vocabulary
@@ -320,6 +320,7 @@ def ensure_native() -> None:
             _pydantic_validate_json,
         )
         _registered = True
+
 
 _registered = False
 if NATIVE:

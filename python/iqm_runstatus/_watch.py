@@ -17,6 +17,7 @@ from ._records import Transition
 # due wakes no one).
 IDLE_SECONDS = 1.0
 
+
 def read_job_ids(stream: TextIO) -> list[str]:
     """One job id a line; surrounding whitespace and blank lines are ignored."""
     return [line.strip() for line in stream if line.strip()]
