@@ -22,6 +22,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from iqm_runstatus import JobTracker, Status, StatusPoller, Transition
 from poller_support import Reply, StatusServer, clear_environment
+from support.profiles import scale
 from support.scripts import IMPORT_SUPPORT, run_python
 
 READY = Status.READY
@@ -217,13 +218,21 @@ JOB_IDS = st.one_of(
 ).filter(lambda job_id: job_id not in (".", ".."))
 
 
+# Each example starts a poller against the server: a few dozen cover the id shapes above.
+ID_PATH_EXAMPLES = scale(25)
+
+
 def test_every_accepted_id_is_polled_at_exactly_its_own_path_segment():
     """The request line of every accepted id is ``/jobs/<id, percent-encoded>/status``: one
     segment, which decodes to the id, under the base URL's path (SECURITY.md, "one id, one
     segment")."""
     with StatusServer(prefix="/api") as server:
 
-        @settings(max_examples=25, suppress_health_check=[HealthCheck.too_slow], deadline=None)
+        @settings(
+            max_examples=ID_PATH_EXAMPLES,
+            suppress_health_check=[HealthCheck.too_slow],
+            deadline=None,
+        )
         @given(st.lists(JOB_IDS, min_size=1, max_size=6, unique=True))
         def check(job_ids):
             with server.lock:
