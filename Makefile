@@ -282,10 +282,10 @@ CLIENTS_WHEEL := $(CLIENTS_DIR)/wheel
 # iqm-client 15.x to 17.x install on CPython 3.9 to 3.11 and 18.x on from 3.10: 3.11 takes all.
 CLIENTS_PYTHON := 3.11
 # The differential tests against the installed release, the patch end to end, and the poller
-# with that release's IQMClient; they need pytest and hypothesis only, not the Arrow and Dask
-# readers of requirements-test.txt.
+# with that release's IQMClient; they need pytest, pytest-timeout and hypothesis only, not the
+# Arrow and Dask readers of requirements-test.txt.
 CLIENTS_TESTS := tests/test_client_release.py tests/test_poller_client.py
-CLIENTS_REQUIREMENTS = $$(grep -E '^(pytest|hypothesis)[<>=~!]' requirements-test.txt)
+CLIENTS_REQUIREMENTS = $$(grep -E '^(pytest|pytest-timeout|hypothesis)[<>=~!]' requirements-test.txt)
 
 # One wheel for every release's virtualenv, built from the development virtualenv's
 # interpreter so that cargo reuses what `make build` compiled.
