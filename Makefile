@@ -228,8 +228,8 @@ export SDIST_CHECK := import iqm_runstatus, iqm_runstatus._core as core; \
 # then the fast tier (what `make test-fast` runs) and the differential tests against the
 # interpreter's oracle with every example of the ci profile; the full suite is `make test`'s,
 # on the primary interpreter. Where iqm-client 17.2 does not install (3.12 on) the tests
-# compare with the pure path, and the tests that import the client are left out. conftest.py checks that the
-# package under test is the installed wheel, not the sources.
+# compare with the pure path, and the tests that import the client are left out. conftest.py
+# checks that the package under test is the installed wheel, not the sources.
 PYTHONS_PYTEST := -q -p no:cacheprovider
 DIFFERENTIAL_TESTS := tests/test_parity.py tests/test_oracles.py
 test-pythons: wheels ## test the installed wheel of each supported Python in a fresh virtualenv
