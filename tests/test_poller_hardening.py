@@ -88,6 +88,44 @@ needs_collection_inside_allocations = pytest.mark.skipif(
 )
 
 
+# Script lines that make every allocation between `arm(action)` and `disarm()` run a finalizer
+# calling `action`: each finalizer leaves the next cycle behind. `disarm()` returns how many ran.
+ARMED_FINALIZERS = """
+import gc
+
+_action = None
+_calls = 0
+
+
+class _Cycle:
+    def __init__(self):
+        self.me = self
+
+    def __del__(self):
+        global _calls
+        if _action is not None:
+            _calls += 1
+            _action()
+            _Cycle()
+
+
+def arm(action):
+    global _action
+    gc.collect()
+    _action = action
+    gc.set_threshold(1, 1, 1)
+    _Cycle()
+
+
+def disarm():
+    global _action
+    _action = None
+    gc.set_threshold(700, 10, 10)
+    gc.collect()
+    return _calls
+"""
+
+
 @needs_collection_inside_allocations
 def test_transitions_are_built_after_the_lock_is_released():
     # A collection during the building of a Transition runs finalizers; one that calls
@@ -97,39 +135,21 @@ def test_transitions_are_built_after_the_lock_is_released():
         for job in ("a", "b", "c"):
             server.set(job, "ready")
         out = run_script(
-            f"""
-            import gc
-            from iqm_runstatus import StatusPoller
+            ARMED_FINALIZERS
+            + f"""
+from iqm_runstatus import StatusPoller
 
-            poller = StatusPoller({server.url!r}, interval=0.02, max_interval=0.05, timeout=5)
-            poller.add(["a", "b", "c"])
-            poller.wait(timeout=60)
-            armed = True
-            calls = 0
-
-            class Cycle:
-                def __init__(self):
-                    self.me = self
-
-                def __del__(self):
-                    global calls
-                    if armed:
-                        calls += 1
-                        poller.stats()
-                        Cycle()
-
-            gc.collect()
-            gc.set_threshold(1, 1, 1)
-            Cycle()
-            transitions = [t.job_id for batch in poller for t in batch]
-            armed = False
-            gc.set_threshold(700, 10, 10)
-            gc.collect()
-            assert sorted(transitions) == ["a", "b", "c"], transitions
-            assert calls > 0, "no finalizer ran"
-            poller.close()
-            print("done")
-            """
+poller = StatusPoller({server.url!r}, interval=0.02, max_interval=0.05, timeout=5)
+poller.add(["a", "b", "c"])
+poller.wait(timeout=60)
+arm(poller.stats)
+transitions = [t.job_id for batch in poller for t in batch]
+calls = disarm()
+assert sorted(transitions) == ["a", "b", "c"], transitions
+assert calls > 0, "no finalizer ran"
+poller.close()
+print("done")
+"""
         )
     assert out == "done\n"
 
@@ -139,35 +159,18 @@ def test_the_first_uuid_id_can_be_converted_again_from_a_finalizer():
     # The first UUID id imports `uuid.UUID`; a collection during that import runs finalizers,
     # and one that converts an id again must not wait on the import's own one-time cell.
     out = run_script(
-        """
-        import gc, uuid
-        from iqm_runstatus import JobTracker
+        ARMED_FINALIZERS
+        + """
+import uuid
+from iqm_runstatus import JobTracker
 
-        tracker = JobTracker()
-        job = uuid.UUID("00000000-0000-4000-8000-000000000003")
-        armed = True
-        calls = 0
-
-        class Cycle:
-            def __init__(self):
-                self.me = self
-
-            def __del__(self):
-                global calls
-                if armed:
-                    calls += 1
-                    tracker.forget([job])
-                    Cycle()
-
-        gc.collect()
-        gc.set_threshold(1, 1, 1)
-        Cycle()
-        tracker.forget([job])
-        armed = False
-        gc.set_threshold(700, 10, 10)
-        gc.collect()
-        assert calls > 0, "no finalizer ran"
-        print("done")
+tracker = JobTracker()
+job = uuid.UUID("00000000-0000-4000-8000-000000000003")
+arm(lambda: tracker.forget([job]))
+tracker.forget([job])
+calls = disarm()
+assert calls > 0, "no finalizer ran"
+print("done")
         """
     )
     assert out == "done\n"
