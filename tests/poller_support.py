@@ -11,6 +11,7 @@ import http.server
 import json
 import os
 import socketserver
+import ssl
 import threading
 import time
 from collections import defaultdict
@@ -42,10 +43,14 @@ class Seen:
 
 
 class StatusServer:
-    """A threading HTTP/1.1 server with keep-alive, in a thread of its own."""
+    """A threading HTTP/1.1 server with keep-alive, in a thread of its own; HTTPS if given a
+    server-side ``tls`` context, where each connection's handshake runs in its own thread and
+    one that fails is counted in ``failed_handshakes``."""
 
-    def __init__(self, prefix: str = "") -> None:
+    def __init__(self, prefix: str = "", tls: Optional[ssl.SSLContext] = None) -> None:
         self.prefix = prefix
+        self.tls = tls
+        self.failed_handshakes: list[str] = []
         self.bodies: dict[str, bytes] = {}
         self.scripts: dict[str, list[Reply]] = defaultdict(list)
         self.requests: list[Seen] = []
@@ -73,6 +78,19 @@ class StatusServer:
             daemon_threads = True
             allow_reuse_address = True
 
+            def finish_request(self, request: Any, client_address: Any) -> None:
+                if tls is None:
+                    super().finish_request(request, client_address)
+                    return
+                try:
+                    secured = tls.wrap_socket(request, server_side=True)
+                except OSError as err:  # ssl.SSLError included
+                    with server.lock:
+                        server.failed_handshakes.append(str(err))
+                    return
+                with secured:
+                    super().finish_request(secured, client_address)
+
         self.httpd = Server(("127.0.0.1", 0), Handler)
         self.port = self.httpd.server_address[1]
         self.thread = threading.Thread(target=self.httpd.serve_forever, daemon=True)
@@ -80,7 +98,8 @@ class StatusServer:
 
     @property
     def url(self) -> str:
-        return f"http://127.0.0.1:{self.port}{self.prefix}"
+        scheme = "http" if self.tls is None else "https"
+        return f"{scheme}://127.0.0.1:{self.port}{self.prefix}"
 
     def set(self, job_id: str, status: str, **fields: Any) -> None:
         with self.lock:
