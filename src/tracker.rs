@@ -36,14 +36,33 @@ pub fn named_tuple<'py>(
     cell: &'static PyOnceLock<Py<PyType>>,
     name: &str,
 ) -> PyResult<&'py Bound<'py, PyType>> {
-    let class = cell.get_or_try_init(py, || -> PyResult<Py<PyType>> {
+    imported_once(py, cell, || {
         let class = py
             .import("iqm_runstatus._records")?
             .getattr(name)?
             .cast_into::<PyType>()?;
         check_named_tuple(&class, 3)?;
-        Ok(class.unbind())
-    })?;
+        Ok(class)
+    })
+}
+
+/// The class in `cell`, imported by `import` the first time. The import runs outside the cell:
+/// it runs Python code (an import hook, a finalizer), which may ask for the same class, and a
+/// cell whose initialization is entered again waits on itself for ever. The first class set is
+/// the one every caller gets.
+fn imported_once<'py>(
+    py: Python<'py>,
+    cell: &'static PyOnceLock<Py<PyType>>,
+    import: impl FnOnce() -> PyResult<Bound<'py, PyType>>,
+) -> PyResult<&'py Bound<'py, PyType>> {
+    if let Some(class) = cell.get(py) {
+        return Ok(class.bind(py));
+    }
+    let class = import()?;
+    let _ = cell.set(py, class.unbind());
+    let class = cell
+        .get(py)
+        .ok_or_else(|| core_to_py(CoreError::BadState("a class set once")))?;
     Ok(class.bind(py))
 }
 
@@ -77,16 +96,11 @@ fn one_job_str<'py>(id: &Bound<'py, PyAny>) -> PyResult<Option<Bound<'py, PyStri
     Ok(None)
 }
 
-/// `uuid.UUID`, imported outside the cell that keeps it: an import runs Python code (a
-/// finalizer among it may come back here), and a cell being initialized must not be entered
-/// again.
-fn uuid_class(py: Python<'_>) -> PyResult<Bound<'_, PyType>> {
-    if let Some(class) = UUID.get(py) {
-        return Ok(class.bind(py).clone());
-    }
-    let class = py.import("uuid")?.getattr("UUID")?.cast_into::<PyType>()?;
-    let _ = UUID.set(py, class.clone().unbind());
-    Ok(class)
+/// `uuid.UUID`, imported once.
+fn uuid_class(py: Python<'_>) -> PyResult<&Bound<'_, PyType>> {
+    imported_once(py, &UUID, || {
+        Ok(py.import("uuid")?.getattr("UUID")?.cast_into::<PyType>()?)
+    })
 }
 
 fn not_a_job_id(id: &Bound<'_, PyAny>, argument: &str) -> PyErr {

@@ -12,6 +12,7 @@ from hypothesis import given
 from hypothesis import strategies as st
 from iqm_runstatus import JobTracker, RunStatus, Status, TrackerError
 from iqm_runstatus._workload import generate_payloads
+from support.scripts import IMPORT_SUPPORT, run_python
 
 PENDING = b'{"status":"pending compilation"}'
 READY = b'{"status":"ready"}'
@@ -83,6 +84,70 @@ def test_rejected_payloads_are_appended_to_the_calls_errors_list() -> None:
     assert len(errors) == 4
     with pytest.raises(TypeError):
         tracker.update_many(["a"], [READY], errors=())  # type: ignore[arg-type]
+
+
+# The first Transition or TrackerError a process builds imports its class; an import hook that
+# uses the tracker meanwhile (a lazy importer's, a profiler's, or a finalizer the import's
+# allocations run) asks for the class again. Each first use, as a function of the script below,
+# with what it returns.
+FIRST_USES = {
+    "transition": "Transition(job_id='a', previous=None, current=<Status.READY: 'ready'>)",
+    "last_errors": "[TrackerError(job_id='a', error_type='JSONDecodeError', message='Expecting",
+    "errors_list": "[TrackerError(job_id='a', error_type='JSONDecodeError', message='Expecting",
+}
+FIRST_USE_SCRIPT = """
+import builtins
+import sys
+from iqm_runstatus import JobTracker
+
+tracker = JobTracker()
+
+
+def transition():
+    return JobTracker().update("a", b'{"status": "ready"}')
+
+
+def last_errors():
+    return tracker.last_errors
+
+
+def errors_list():
+    found = []
+    JobTracker().update("a", b"{", errors=found)
+    return found
+
+
+first_use = globals()[sys.argv[1]]
+if first_use is last_errors:
+    tracker.update("a", b"{")  # builds no TrackerError yet
+inner = []
+real_import = builtins.__import__
+
+
+def hook(name, *args, **kwargs):
+    if name == "iqm_runstatus._records" and not inner:
+        inner.append(None)
+        inner[0] = first_use()
+    return real_import(name, *args, **kwargs)
+
+
+builtins.__import__ = hook
+outer = first_use()
+builtins.__import__ = real_import
+assert inner, "the first use imported no record class"
+print(repr(inner[0]))
+print(repr(outer))
+"""
+
+
+@pytest.mark.parametrize("first_use", FIRST_USES)
+def test_the_first_use_of_a_record_class_can_be_reentered_from_its_import(first_use: str) -> None:
+    # In a fresh interpreter, where the classes were never used: with the import inside the
+    # one-time cell that keeps the class, the hook's use waits on that cell for ever.
+    script = IMPORT_SUPPORT + FIRST_USE_SCRIPT
+    lines = run_python("-c", script, first_use, timeout=60).stdout.splitlines()
+    assert len(lines) == 2 and lines[0] == lines[1], lines
+    assert lines[0].startswith(FIRST_USES[first_use]), lines
 
 
 def test_mismatched_lengths_change_nothing() -> None:
