@@ -174,8 +174,8 @@ impl Engine {
     }
 
     /// The network loop with `fetcher`, to run on the caller's runtime instead of a thread of
-    /// the engine's own (tests drive it in paused time). It ends at `close`; the engine starts
-    /// no thread once it was asked for.
+    /// the engine's own (tests drive it in paused time). Ask for it before the first `add`:
+    /// the engine then starts no thread. It ends at `close`.
     pub fn driver<F: Fetch>(&self, fetcher: F) -> impl Future<Output = ()> + Send + 'static {
         self.started_by.store(std::process::id(), Ordering::Release);
         crate::runtime::schedule(Arc::clone(&self.shared), Arc::new(fetcher))

@@ -5,6 +5,7 @@
 mod policy;
 mod schedule;
 mod settle;
+mod thread;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
