@@ -11,6 +11,7 @@
 //! - `engine` and `runtime`: the state behind one mutex, the network thread (started lazily,
 //!   told apart from a `fork` child's copy), the scheduler and `close`.
 //! - `consumer`: what the bindings ask of it. The lock is held for plain Rust work only.
+//! - `wakeup`: the descriptor an event loop watches for news (`async for`).
 //!
 //! Time is tokio's clock (`tokio::time::Instant`), so tests run the scheduler in paused time;
 //! the wall clock that `Retry-After` dates are read against, the jitter's seed and the fetcher
