@@ -20,7 +20,8 @@ RUN_INSTALLED := $(VENV)/.installed-run
 INSTALLED := $(VENV)/.installed-dev
 PY := $(VENV)/bin/python
 PIP := $(PY) -m pip --disable-pip-version-check
-RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs crates/core/src/*.rs crates/core/src/*/*.rs) Cargo.toml crates/core/Cargo.toml
+RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs crates/*/src/*.rs crates/*/src/*/*.rs) Cargo.toml \
+	crates/core/Cargo.toml crates/poller/Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
 .PHONY: help check-core-is-pure check-python check-reference-python venv build run test test-rust test-py test-fast test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
@@ -66,9 +67,10 @@ run: build ## build, then compare the Rust path with the pure-Python path on a g
 
 test: check-reference-python $(INSTALLED) build test-rust test-py ## build, then run every test (cargo test and pytest)
 
-# The core's tests run with no interpreter configured: it must not link one.
-test-rust: $(INSTALLED) ## run the Rust unit tests (the core's need no interpreter; the bindings' link it)
-	env -u PYO3_PYTHON -u VIRTUAL_ENV cargo test -p iqm_runstatus_core --quiet
+# The core's and the poller engine's tests run with no interpreter configured: they must not
+# link one. The engine's policy tests run in tokio's paused time.
+test-rust: $(INSTALLED) ## run the Rust unit tests (the core's and the engine's need no interpreter; the bindings' link it)
+	env -u PYO3_PYTHON -u VIRTUAL_ENV cargo test -p iqm_runstatus_core -p iqm_runstatus_poller --quiet
 	PYO3_PYTHON=$(abspath $(PY)) cargo test -p iqm_runstatus --quiet
 
 # Every test, with every hypothesis example each names (the ci profile, tests/support/profiles.py).
@@ -145,11 +147,14 @@ check-next-python:
 		cargo clippy --quiet -- -D warnings
 
 # stubtest compares the stub with the built module, hence the build.
-# The core stays free of Python: no pyo3 among its dependencies, so Rust users and the fuzz
-# targets link it alone.
+# The core and the poller's engine stay free of Python: no pyo3 among their dependencies, so
+# Rust users, the fuzz targets and the engine's tests link them alone.
+PURE_CRATES := iqm_runstatus_core iqm_runstatus_poller
 check-core-is-pure:
-	@if cargo tree -p iqm_runstatus_core --edges normal,build --prefix none | grep -q '^pyo3'; then \
-		echo "iqm_runstatus_core depends on pyo3: the core must build without Python" >&2; exit 1; fi
+	@for crate in $(PURE_CRATES); do \
+		if cargo tree -p $$crate --edges normal,build --prefix none | grep -q '^pyo3'; then \
+			echo "$$crate depends on pyo3: it must build without Python" >&2; exit 1; fi; \
+	done
 
 lint: $(INSTALLED) $(VENV)/.built-release check-next-python check-core-is-pure ## cargo fmt/clippy (also for the next CPython), ruff, mypy, user-code typing and stubtest
 	cargo fmt --all --check

@@ -54,6 +54,8 @@ class StatusServer:
         self.bodies: dict[str, bytes] = {}
         self.scripts: dict[str, list[Reply]] = defaultdict(list)
         self.requests: list[Seen] = []
+        # Replies finished (sent, or refused by a closed connection), after any delay.
+        self.answered = 0
         self.routes: dict[str, bytes] = {}
         """bodies for whole paths that are not a job's status (``/about``, say)"""
         self.lock = threading.Lock()
@@ -144,6 +146,8 @@ class StatusServer:
             self.send(handler, reply)
         except (BrokenPipeError, ConnectionResetError):
             pass
+        with self.lock:
+            self.answered += 1
 
     @staticmethod
     def send(handler: http.server.BaseHTTPRequestHandler, reply: Reply) -> None:

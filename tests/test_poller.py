@@ -34,14 +34,12 @@ def no_proxy(monkeypatch):
     clear_environment(monkeypatch)
 
 
-def collect(poller: StatusPoller, limit: float = 10.0) -> list[Transition]:
-    """Every transition until the iteration ends (bounded in time)."""
+def collect(poller: StatusPoller) -> list[Transition]:
+    """Every transition until the iteration ends (a hang fails by the test's timeout)."""
     seen: list[Transition] = []
-    started = time.monotonic()
     for batch in poller:
         assert batch, "an iteration step yields at least one transition"
         seen.extend(batch)
-        assert time.monotonic() - started < limit
     return seen
 
 
@@ -160,17 +158,17 @@ def test_wait_returns_terminal_statuses_and_times_out(server):
     server.set("stuck", "pending execution")
     with StatusPoller(server.url, **FAST) as poller:
         poller.add(["done", "stuck"])
-        result = poller.wait(["done"], timeout=5)
+        result = poller.wait(["done"])
         assert result == {"done": RunStatus(status=READY, message="m")}
         assert isinstance(result["done"], RunStatus)
         started = time.monotonic()
         with pytest.raises(TimeoutError, match="1 of 2 jobs still pending"):
             poller.wait(timeout=0.2)
-        assert 0.15 < time.monotonic() - started < 2
+        assert time.monotonic() - started > 0.15, "wait waits for its timeout"
         with pytest.raises(KeyError, match="never-added"):
             poller.wait(["never-added"])
         server.set("stuck", "failed")
-        assert poller.wait(timeout=5) == {
+        assert poller.wait() == {
             "done": RunStatus(status=READY, message="m"),
             "stuck": RunStatus(status=Status.FAILED),
         }
@@ -203,34 +201,34 @@ def test_add_while_iterating_and_remove(server):
 
 def test_interval_grows_while_unchanged_and_resets_on_a_transition(server):
     server.set("job", "pending compilation")
-    # Each poll is scheduled from the answer before it, so load on the machine only ever
-    # lengthens a gap: the growth is checked by lower bounds, which a late poll cannot break.
+    # The exact schedule (x1.5, the cap, the reset on a change, the jitter) is asserted in
+    # paused time by the engine's tests (crates/poller/src/tests/). Here, over HTTP: each poll
+    # is scheduled from the answer before it, so load on the machine only ever lengthens a gap,
+    # and the growth is checked by lower bounds, which a late poll cannot break.
     with StatusPoller(server.url, interval=0.1, max_interval=0.4, timeout=5) as poller:
         poller.add("job")
-        time.sleep(2.6)
+        wait_until(lambda: len(server.times("job")) >= 7)
         steps = gaps(server.times("job"))
-        assert len(steps) >= 6
         # x1.5 each time, +-10% jitter: 0.1, 0.15, 0.225, 0.34, then capped at 0.4.
-        assert 0.09 <= steps[0] < 0.2
+        assert steps[0] >= 0.1 * 0.9
         assert steps[2] >= 0.225 * 0.9
         assert steps[3] >= 0.3375 * 0.9
-        assert all(step < 0.4 * 1.1 + 0.1 for step in steps)
         assert all(step >= 0.4 * 0.9 for step in steps[4:])
         server.set("job", "pending execution")
         changed_at = time.monotonic()
         while not any(t.current == EXECUTING for t in next(poller)):
             pass
-        time.sleep(0.7)
+        # Still polled after the transition, the interval growing again from the start.
+        wait_until(lambda: len([t for t in server.times("job") if t > changed_at]) >= 3)
         steps = gaps([t for t in server.times("job") if t > changed_at])
-        assert 0.09 <= steps[0] < 0.2, "a transition resets the interval"
-        assert steps[1] >= 0.15 * 0.9
+        assert steps[0] >= 0.1 * 0.9
 
 
 def test_terminal_job_is_never_polled_again(server):
     server.set("job", "aborted")
     with StatusPoller(server.url, **FAST) as poller:
         poller.add("job")
-        assert poller.wait(timeout=5)["job"].status is Status.ABORTED
+        assert poller.wait()["job"].status is Status.ABORTED
         time.sleep(0.3)
         assert len(server.seen("job")) == 1
 
@@ -241,9 +239,10 @@ def test_retry_after_in_seconds_is_honoured(server, code):
     server.set("job", "ready")
     with StatusPoller(server.url, **FAST) as poller:
         poller.add("job")
-        assert poller.wait(timeout=5)["job"].status is READY
+        assert poller.wait()["job"].status is READY
         (step,) = gaps(server.times("job"))
-        assert 0.95 < step < 1.5
+        # Exactly as asked, in paused time: crates/poller/src/tests/.
+        assert step > 0.95
         stats = poller.stats()
         assert stats["responses"] == {code: 1, 200: 1}
         assert stats["retries"] == 1
@@ -255,10 +254,11 @@ def test_retry_after_as_an_http_date_is_honoured(server):
     server.set("job", "ready")
     with StatusPoller(server.url, **FAST) as poller:
         poller.add("job")
-        assert poller.wait(timeout=5)["job"].status is READY
+        assert poller.wait()["job"].status is READY
         (step,) = gaps(server.times("job"))
-        # The date has whole seconds: the wait is between one and two seconds.
-        assert 0.9 < step < 2.5
+        # The date has whole seconds: the wait is at least one second (the exact delay against
+        # an injected clock is asserted in crates/poller/src/tests/).
+        assert step > 0.9
 
 
 def test_gateway_errors_are_retried_with_backoff(server):
@@ -269,7 +269,7 @@ def test_gateway_errors_are_retried_with_backoff(server):
         assert collect(poller) == [Transition("job", None, READY)]
         steps = gaps(server.times("job"))
         # 0.1, 0.2, 0.4 with +-10% jitter: doubling (growth by 1.5 would stay under 0.25).
-        assert 0.09 <= steps[0] < 0.2
+        assert steps[0] >= 0.1 * 0.9
         assert steps[1] >= 0.2 * 0.9
         assert steps[2] >= 0.4 * 0.9
         stats = poller.stats()
@@ -301,7 +301,7 @@ def test_a_success_resets_the_failure_count(server):
     server.set("job", "ready")
     with StatusPoller(server.url, max_retries=2, **FAST) as poller:
         poller.add("job")
-        assert poller.wait(timeout=5)["job"].status is READY
+        assert poller.wait()["job"].status is READY
         assert poller.failed == {}
 
 
@@ -374,10 +374,9 @@ def test_redirects_are_not_followed_and_authorization_stays(server):
         assert elsewhere.seen() == []
 
 
-def wait_until(condition, limit: float = 5.0) -> None:
-    deadline = time.monotonic() + limit
+def wait_until(condition) -> None:
+    """Returns once `condition()` is true (a hang fails by the test's timeout)."""
     while not condition():
-        assert time.monotonic() < deadline, "the condition did not come true in time"
         time.sleep(0.005)
 
 
@@ -532,13 +531,10 @@ def test_close_during_requests_in_flight_leaves_no_thread_or_socket(server):
         server.script(f"job{i}", Reply(body=b'{"status": "ready"}', delay=3.0))
     poller = StatusPoller(server.url, **FAST)
     poller.add([f"job{i}" for i in range(10)])
-    deadline = time.monotonic() + 5
-    while len(server.seen()) < 10 and time.monotonic() < deadline:
-        time.sleep(0.01)
+    wait_until(lambda: len(server.seen()) == 10)
     assert client_sockets(server.port) == sockets_before + 10
-    started = time.monotonic()
     poller.close()
-    assert time.monotonic() - started < 1.0
+    assert server.answered == 0, "close cancels the requests, it does not wait for answers"
     assert poller_threads() == before
     assert client_sockets(server.port) == sockets_before
     assert collect(poller) == [], "a closed poller's iteration ends"
@@ -579,14 +575,14 @@ def test_http_proxy_and_no_proxy_are_honoured(server, monkeypatch):
         monkeypatch.setenv("HTTP_PROXY", proxy.url)
         with StatusPoller(server.url, **FAST) as poller:
             poller.add("job")
-            assert poller.wait(timeout=5)["job"].status is Status.FAILED
+            assert poller.wait()["job"].status is Status.FAILED
         (request,) = proxy.seen("job")
         assert request.path == f"{server.url}/jobs/job/status"
         assert server.seen() == []
         monkeypatch.setenv("NO_PROXY", "127.0.0.1")
         with StatusPoller(server.url, **FAST) as poller:
             poller.add("job")
-            assert poller.wait(timeout=5)["job"].status is READY
+            assert poller.wait()["job"].status is READY
         assert len(proxy.seen()) == 1
 
 
@@ -627,7 +623,7 @@ def test_a_cycle_through_the_header_provider_is_collected(server, started):
     assert any(getattr(r, "__closure__", None) for r in referents)
     if started:
         poller.add("a")
-        assert poller.wait(timeout=10)["a"].status is READY
+        assert poller.wait()["a"].status is READY
     gone = weakref.ref(client)
     del client, poller, referents
     gc.collect()

@@ -50,7 +50,7 @@ def test_from_client_polls_with_the_clients_url_user_agent_and_token(server):
     client = iqm_client(server, token="secret-token")
     with StatusPoller.from_client(client, **FAST) as poller:
         poller.add(uuid.UUID(JOB))
-        assert poller.wait(timeout=10)[JOB].status is Status.READY
+        assert poller.wait()[JOB].status is Status.READY
     (request,) = server.seen(JOB)
     assert request.path == f"/cocos/jobs/{JOB}/status"
     assert request.headers["Authorization"] == "Bearer secret-token"
@@ -80,13 +80,11 @@ def test_a_token_about_to_expire_is_refreshed_through_the_client(server, tmp_pat
         # The waiting thread asks the client once the token is within the margin. The job
         # stays pending until the server has seen the new token: a job that ended first
         # would leave the old token as the last one sent, however the refresh went.
-        deadline = time.monotonic() + 10
         while f"Bearer {new}" not in seen_headers():
-            assert time.monotonic() < deadline, "the token was never refreshed"
             with pytest.raises(TimeoutError):
                 poller.wait(timeout=0.2)
         server.set(JOB, "ready")
-        assert poller.wait(timeout=10)[JOB].status is Status.READY
+        assert poller.wait()[JOB].status is Status.READY
     seen = seen_headers()
     assert seen[0] == f"Bearer {old}"
     assert seen[-1] == f"Bearer {new}"
@@ -109,7 +107,7 @@ def test_a_401_asks_the_client_once_then_gives_up(server, monkeypatch):
     with StatusPoller.from_client(client, **FAST) as poller:
         poller.add([JOB, "refused"])
         assert len(calls) == 1, "the client gives the headers on the first add"
-        statuses = poller.wait(timeout=10)
+        statuses = poller.wait()
         assert statuses[JOB].status is Status.READY
         assert poller.failed == {
             "refused": "HTTP 403 Forbidden: still refused after the headers were refreshed"
@@ -124,7 +122,7 @@ def test_the_status_url_is_the_one_the_client_polls(server):
     client = iqm_client(server)
     with StatusPoller.from_client(client, **FAST) as poller:
         poller.add(JOB)
-        assert poller.wait(timeout=10)[JOB].message == "m"
+        assert poller.wait()[JOB].message == "m"
     client.get_run_status(uuid.UUID(JOB))
     # The poller's request and the client's own went to the same path.
     paths = {request.path for request in server.seen(JOB)}
@@ -145,7 +143,7 @@ def test_a_status_path_the_poller_cannot_poll_is_refused(server):
         server.set(JOB, "ready")
         with StatusPoller.from_client(client, **FAST) as poller:
             poller.add(JOB)
-            assert poller.wait(timeout=10)[JOB].status is Status.READY
+            assert poller.wait()[JOB].status is Status.READY
         assert [r.path for r in server.seen(JOB)] == [f"/station/jobs/{JOB}/status"]
     else:
         with pytest.raises(ValueError, match=re.escape(status_url)):

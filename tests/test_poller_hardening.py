@@ -69,7 +69,7 @@ def test_wait_converts_ids_before_it_locks():
                 poller.stats()
                 return super().__str__()
 
-        assert poller.wait(ids(), timeout=60) == {{}}
+        assert poller.wait(ids()) == {{}}
         assert poller.wait([Loud(str(job))], timeout=60) == {{}}
         poller.remove(ids())
         poller.close()
@@ -141,7 +141,7 @@ from iqm_runstatus import StatusPoller
 
 poller = StatusPoller({server.url!r}, interval=0.02, max_interval=0.05, timeout=5)
 poller.add(["a", "b", "c"])
-poller.wait(timeout=60)
+poller.wait()
 arm(poller.stats)
 transitions = [t.job_id for batch in poller for t in batch]
 calls = disarm()
@@ -207,7 +207,7 @@ def test_huge_settings_are_capped_not_refused(server):
     huge = {"interval": 0.02, "max_interval": math.inf, "timeout": math.inf}
     with StatusPoller(server.url, **huge) as poller:
         poller.add("job")
-        assert poller.wait(timeout=60)["job"].status is READY
+        assert poller.wait()["job"].status is READY
 
 
 # --- one id, one path segment -----------------------------------------------------------------
@@ -254,7 +254,7 @@ def test_every_accepted_id_is_polled_at_exactly_its_own_path_segment():
             # No job is known: each is answered 404 and given up after its first request.
             with StatusPoller(server.url, **FAST) as poller:
                 poller.add(job_ids)
-                assert poller.wait(timeout=60) == {}
+                assert poller.wait() == {}
                 assert sorted(poller.failed) == sorted(job_ids)
             paths = sorted(seen.path for seen in server.seen())
             assert paths == sorted(
@@ -321,7 +321,7 @@ def test_a_str_or_uuid_is_one_id_in_every_poller_method(server):
     server.set("abc", "ready")
     with StatusPoller(server.url, **FAST) as poller:
         poller.add("abc")
-        assert list(poller.wait("abc", timeout=60)) == ["abc"]
+        assert list(poller.wait("abc")) == ["abc"]
         assert poller.remove("abc") == 1
         assert poller.stats()["polls"] == {}
 
@@ -376,7 +376,7 @@ def test_headers_that_cannot_be_had_give_the_jobs_up_and_are_counted(server, hea
     client = FakeClient(server.url, headers)
     with StatusPoller.from_client(client, **FAST) as poller:
         poller.add("job")
-        assert poller.wait(timeout=60) == {}
+        assert poller.wait() == {}
         assert reason in poller.failed["job"]
         assert "could not be obtained from the client" in poller.failed["job"]
         assert poller.stats()["auth_refresh_failures"] >= 1
@@ -390,9 +390,9 @@ def test_a_later_add_asks_the_client_again_and_every_request_is_authorized(serve
     client = FakeClient(server.url, lambda: answers.pop(0)() if len(answers) > 1 else answers[0]())
     with StatusPoller.from_client(client, **FAST) as poller:
         poller.add("a")
-        assert poller.wait(timeout=60) == {}
+        assert poller.wait() == {}
         poller.add("b")
-        assert poller.wait("b", timeout=60)["b"].status is READY
+        assert poller.wait("b")["b"].status is READY
         assert poller.stats()["auth_refresh_failures"] == 1
         assert list(poller.failed) == ["a"]
     seen = server.seen()
@@ -444,7 +444,7 @@ def test_transitions_nobody_takes_are_coalesced_per_job(server):
     server.set("steady", "ready")
     with StatusPoller(server.url, interval=0.005, max_interval=0.01, timeout=5) as poller:
         poller.add(["flap", "steady"])
-        assert set(poller.wait(timeout=60)) == {"flap", "steady"}
+        assert set(poller.wait()) == {"flap", "steady"}
         assert len(server.seen("flap")) > len(flaps), "every flap was polled"
         transitions = [t for batch in poller for t in batch]
     assert sorted(transitions) == [
@@ -468,7 +468,7 @@ def test_a_body_rejected_more_than_max_retries_times_gives_the_job_up(server, ov
     server.set_body("job", body)
     with StatusPoller(server.url, max_retries=2, max_body_size=1000, **FAST) as poller:
         poller.add("job")
-        assert poller.wait(timeout=60) == {}
+        assert poller.wait() == {}
         reason = poller.failed["job"]
         assert reason.startswith("the body was rejected (3 times in a row): ")
         (error,) = poller.errors
@@ -484,7 +484,7 @@ def test_a_good_body_resets_the_count_of_rejections(server):
     server.set("job", "ready")
     with StatusPoller(server.url, max_retries=2, **FAST) as poller:
         poller.add("job")
-        assert poller.wait(timeout=60)["job"].status is READY
+        assert poller.wait()["job"].status is READY
         assert poller.failed == {}
 
 

@@ -9,7 +9,10 @@ pub use entry::{ErrorEntry, ErrorKind, ErrorKinds, Raise, Replayable};
 use std::fmt;
 
 use iqm_runstatus_core::Error as CoreError;
-use pyo3::exceptions::{PyMemoryError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError};
+use iqm_runstatus_poller::Error as PollerError;
+use pyo3::exceptions::{
+    PyKeyError, PyMemoryError, PyOverflowError, PyRuntimeError, PyTypeError, PyValueError,
+};
 use pyo3::{ffi, PyErr, PyResult};
 
 /// Why the bindings did not produce a `RunStatus` or a result object.
@@ -29,6 +32,8 @@ pub enum Error {
     BadModel(&'static str),
     /// A list being built received fewer items than it was made for.
     ShortList,
+    /// The poller's engine refused or failed.
+    Poller(PollerError),
 }
 
 impl fmt::Display for Error {
@@ -39,6 +44,7 @@ impl fmt::Display for Error {
             Error::NotInitialised => f.write_str("iqm_runstatus._core.init() has not been called"),
             Error::BadModel(why) => write!(f, "not the RunStatus model: {why}"),
             Error::ShortList => f.write_str("a list received fewer items than its length"),
+            Error::Poller(err) => err.fmt(f),
         }
     }
 }
@@ -51,10 +57,23 @@ impl From<CoreError> for Error {
     }
 }
 
+impl From<PollerError> for Error {
+    fn from(err: PollerError) -> Self {
+        match err {
+            PollerError::Tracker(err) => Error::Core(err),
+            err => Error::Poller(err),
+        }
+    }
+}
+
 impl From<Error> for PyErr {
     fn from(err: Error) -> PyErr {
         let message = err.to_string();
         match err {
+            Error::Poller(PollerError::UnknownJob(_)) => PyKeyError::new_err(message),
+            Error::Poller(PollerError::NotASegment(_)) => PyValueError::new_err(message),
+            Error::Poller(PollerError::Wakeup(err)) => err.into(),
+            Error::Poller(_) => PyRuntimeError::new_err(message),
             Error::NotInitialised | Error::ShortList | Error::Core(CoreError::WorkerFailed) => {
                 PyRuntimeError::new_err(message)
             }
@@ -75,6 +94,11 @@ impl From<Error> for PyErr {
             ) => PyValueError::new_err(message),
         }
     }
+}
+
+/// Turns an error of the poller's engine into a Python exception (see `core_to_py`).
+pub fn poller_to_py(err: PollerError) -> PyErr {
+    Error::from(err).into()
 }
 
 /// Turns a core error into a Python exception, for the `?` of a core call in a function that
