@@ -130,9 +130,9 @@ $(STATUS_SERVER): benches/status-server/Cargo.toml benches/status-server/Cargo.l
 	CARGO_TARGET_DIR=target/status-server cargo build --release --quiet --manifest-path benches/status-server/Cargo.toml
 
 .PHONY: bench-poll
-bench-poll: $(INSTALLED) build $(STATUS_SERVER) ## poll the same jobs with iqm-client, aiohttp and StatusPoller; report into benches/report
+bench-poll: $(INSTALLED) build $(STATUS_SERVER) ## poll the same jobs with iqm-client, aiohttp and StatusPoller (throughput, and client CPU by scenario); report into benches/report
 	mkdir -p $(BENCH_REPORT)
-	BENCH_STATUS_SERVER=$(abspath $(STATUS_SERVER)) $(PY) -m pytest benches/test_poll.py -q -p no:cacheprovider \
+	BENCH_STATUS_SERVER=$(abspath $(STATUS_SERVER)) $(PY) -m pytest benches/test_poll.py benches/test_poll_cpu.py -q -p no:cacheprovider \
 		--benchmark-only --benchmark-json=$(BENCH_REPORT)/poll.json
 	$(PY) -m benches.poll_report $(BENCH_REPORT)/poll.json $(BENCH_REPORT)
 

@@ -1,5 +1,7 @@
-"""Renders the polling benchmarks (pytest-benchmark JSON of ``benches/test_poll.py``) into a
-table with the bars of issue #14, ``poll.md``, and a chart, ``poll.png``.
+"""Renders the polling benchmarks (pytest-benchmark JSON of ``benches/test_poll.py`` and
+``benches/test_poll_cpu.py``) into ``poll.md``: the throughput table with the bars of issue
+#14, and the client CPU per poll by scenario with the bars of issue #22; and a chart,
+``poll.png``.
 
 Usage: ``python -m benches.poll_report BENCHMARKS_JSON OUT_DIR`` (``make bench-poll``).
 """
@@ -20,11 +22,90 @@ BARS = (
 )
 MIN_POLLS_PER_SECOND = 10_000
 
+CPU_CLIENTS = ("poller", "aiohttp-64", "iqm-client")
+# StatusPoller's CPU per poll at most this, by kind of scenario (issue #22)...
+CPU_LIMITS_US = {"one-shot": 25.0, "steady": 12.0}
+# ...and at least this many times less than each other client's in the same scenario.
+CPU_RATIOS = {"aiohttp-64": 8.0, "iqm-client": 100.0}
+
 
 def load(path: Path) -> dict[str, dict[str, Any]]:
     data = json.loads(path.read_text())
-    runs = {bench["extra_info"]["client"]: bench["extra_info"] for bench in data["benchmarks"]}
+    runs = {
+        bench["extra_info"]["client"]: bench["extra_info"]
+        for bench in data["benchmarks"]
+        if bench["group"] == "poll" and bench["extra_info"]
+    }
     return {client: runs[client] for client in ORDER if client in runs}
+
+
+def load_cpu(path: Path) -> dict[str, dict[str, dict[str, Any]]]:
+    """The runs of ``test_poll_cpu.py`` by scenario, then client."""
+    data = json.loads(path.read_text())
+    scenarios: dict[str, dict[str, dict[str, Any]]] = {}
+    for bench in data["benchmarks"]:
+        info = bench["extra_info"]
+        if bench["group"] == "poll-cpu" and info:
+            scenarios.setdefault(info["scenario"], {})[info["client"]] = info
+    return scenarios
+
+
+def cpu_table(scenarios: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """CPU per poll of each client in each scenario, the poller's ratios and the bars."""
+    if not scenarios:
+        return []
+    lines = [
+        "## Client CPU per poll, as a scheduler meets it",
+        "",
+        "Whole-process CPU (`getrusage`, every thread) over the polls made; the status server "
+        "runs in another process (the Rust one, with its latency set). One-shot: jobs added, "
+        "each answered `ready` at once, waited for (per job, construction included). Steady: "
+        "pending jobs polled every 50 ms (per poll, over a window). Every job was checked to "
+        "reach its status.",
+        "",
+        "| scenario | "
+        + " | ".join(f"{client} (µs/poll)" for client in CPU_CLIENTS)
+        + " | "
+        + " | ".join(f"vs {client}" for client in CPU_RATIOS)
+        + " |",
+        "|---|" + "---:|" * (len(CPU_CLIENTS) + len(CPU_RATIOS)),
+    ]
+    verdicts = []
+    for scenario, runs in scenarios.items():
+        cells = [
+            f"{runs[client]['cpu_per_poll_us']:,.1f} ({runs[client]['jobs']:,} jobs)"
+            if client in runs
+            else "not run"
+            for client in CPU_CLIENTS
+        ]
+        poller = runs.get("poller")
+        ratios = []
+        for other, limit in CPU_RATIOS.items():
+            if poller is None or other not in runs:
+                ratios.append("-")
+                continue
+            ratio = runs[other]["cpu_per_poll_us"] / poller["cpu_per_poll_us"]
+            ratios.append(f"{ratio:.1f}x")
+            verdict = "ok" if ratio >= limit else "MISS"
+            verdicts.append(
+                f"- {scenario}: {ratio:.1f}x less CPU than {other}, {verdict} "
+                f"(bar: at least {limit:g}x)"
+            )
+        if poller is not None:
+            limit_us = CPU_LIMITS_US[scenario.split()[0]]
+            value = poller["cpu_per_poll_us"]
+            verdict = "ok" if value <= limit_us else "MISS"
+            verdicts.append(
+                f"- {scenario}: StatusPoller {value:.1f} µs per poll, {verdict} "
+                f"(bar: at most {limit_us:g})"
+            )
+        lines.append(f"| {scenario} | " + " | ".join(cells + ratios) + " |")
+    rates = [
+        f"{scenario} {client} {run['polls_per_second']:,.0f}"
+        for scenario, runs in scenarios.items()
+        for client, run in runs.items()
+    ]
+    return [*lines, "", "Polls per second: " + "; ".join(rates) + ".", "", *verdicts]
 
 
 def table(runs: dict[str, dict[str, Any]]) -> list[str]:
@@ -104,10 +185,14 @@ def main(argv: list[str]) -> int:
         return 2
     source, out_dir = Path(argv[0]), Path(argv[1])
     runs = load(source)
-    lines = ["# Polling benchmark", "", *table(runs), "", *bars(runs), ""]
+    lines = ["# Polling benchmark", ""]
+    if runs:
+        lines += [*table(runs), "", *bars(runs), ""]
+    lines += [*cpu_table(load_cpu(source)), ""]
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "poll.md").write_text("\n".join(lines))
-    chart(runs, out_dir / "poll.png")
+    if runs:
+        chart(runs, out_dir / "poll.png")
     print("\n".join(lines))
     return 0
 

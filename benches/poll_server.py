@@ -2,7 +2,8 @@
 (`make test`); `make bench-poll` uses the Rust one in ``benches/status-server``, which is fast
 enough not to be what is measured. Same protocol: ``GET /jobs/{id}/status`` answers every job
 with the current phase's status, ``GET /_phase/{n}`` sets the phase (0: pending execution,
-1: ready). Prints its port, and stops when its stdin closes."""
+1: ready), ``GET /_latency/{ms}`` delays every later status answer by that many milliseconds.
+Prints its port, and stops when its stdin closes."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ def response(body: bytes, close: bool) -> bytes:
 
 async def main() -> None:
     phase = [0]
+    latency = [0.0]
 
     async def serve(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         try:
@@ -32,7 +34,12 @@ async def main() -> None:
                 if path.startswith("/_phase/"):
                     phase[0] = int(path.rsplit("/", 1)[1])
                     writer.write(response(b"{}", close))
+                elif path.startswith("/_latency/"):
+                    latency[0] = int(path.rsplit("/", 1)[1]) / 1000
+                    writer.write(response(b"{}", close))
                 else:
+                    if latency[0]:
+                        await asyncio.sleep(latency[0])
                     writer.write(response(BODIES[min(phase[0], 1)], close))
                 await writer.drain()
                 if close:
