@@ -79,28 +79,33 @@ impl StatusPoller {
             _ => None,
         };
         let wanted = self.engine.resolve(given).map_err(poller_to_py)?;
+        let total = wanted.len();
+        // Scanned only once the jobs can all be done, not on every answer (see `Waiting`).
+        let mut waiting = self.engine.waiting(wanted);
         loop {
             self.service(py)?;
-            let progress = self.engine.progress(&wanted).map_err(poller_to_py)?;
-            let pending = progress.pending;
-            if pending == 0 {
-                let result = PyDict::new(py);
-                let tracker = self.tracker.bind(py);
-                for id in progress.terminal {
-                    result.set_item(&*id, tracker.call_method1("status", (&*id,))?)?;
+            let expired = deadline.is_some_and(|deadline| Instant::now() >= deadline);
+            // A timeout scans afresh: its message counts the jobs exactly.
+            let scanned = self
+                .engine
+                .wait_progress(&mut waiting, expired)
+                .map_err(poller_to_py)?;
+            if let Some(progress) = scanned {
+                let pending = progress.pending;
+                if pending == 0 {
+                    let result = PyDict::new(py);
+                    let tracker = self.tracker.bind(py);
+                    for id in progress.terminal {
+                        result.set_item(&*id, tracker.call_method1("status", (&*id,))?)?;
+                    }
+                    return Ok(result);
                 }
-                return Ok(result);
-            }
-            if progress.closed {
-                return Err(PyRuntimeError::new_err(format!(
-                    "the poller is closed with {pending} of {} jobs still pending",
-                    wanted.len()
-                )));
-            }
-            let mut slice = WAIT_SLICE;
-            if let Some(deadline) = deadline {
-                let now = Instant::now();
-                if now >= deadline {
+                if progress.closed {
+                    return Err(PyRuntimeError::new_err(format!(
+                        "the poller is closed with {pending} of {total} jobs still pending"
+                    )));
+                }
+                if expired {
                     let rejected = match progress.rejected {
                         0 => String::new(),
                         rejected => format!(
@@ -108,14 +113,18 @@ impl StatusPoller {
                         ),
                     };
                     return Err(PyTimeoutError::new_err(format!(
-                        "{pending} of {} jobs still pending after {} s{rejected}",
-                        wanted.len(),
+                        "{pending} of {total} jobs still pending after {} s{rejected}",
                         timeout.unwrap_or(0.0)
                     )));
                 }
-                slice = slice.min(deadline - now);
             }
-            py.detach(|| self.engine.wait_for_change(slice));
+            let slice = match deadline {
+                Some(deadline) => {
+                    WAIT_SLICE.min(deadline.saturating_duration_since(Instant::now()))
+                }
+                None => WAIT_SLICE,
+            };
+            py.detach(|| self.engine.wait_for_change(&waiting, slice));
             py.check_signals()?;
         }
     }

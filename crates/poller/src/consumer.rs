@@ -36,6 +36,29 @@ pub struct Progress {
     pub closed: bool,
 }
 
+/// A consumer waiting for some jobs to settle (`wait`). Each of the jobs pending at a scan has
+/// to stop being active before all are done, so the jobs are scanned again only once as many
+/// jobs settled (anywhere in the engine) as were pending then: not on every answer.
+#[derive(Debug)]
+pub struct Waiting {
+    wanted: Vec<Arc<str>>,
+    /// The engine's settled count at which the jobs can all be done.
+    pub(crate) rescan_at: u64,
+    scans: u64,
+}
+
+impl Waiting {
+    /// The jobs waited for.
+    pub fn wanted(&self) -> &[Arc<str>] {
+        &self.wanted
+    }
+
+    /// How many times the jobs were scanned.
+    pub fn scans(&self) -> u64 {
+        self.scans
+    }
+}
+
 /// The counts `repr` shows.
 pub struct Summary {
     pub jobs: usize,
@@ -89,7 +112,7 @@ impl Engine {
             if let Some(job) = state.jobs.remove(id.as_str()) {
                 removed += 1;
                 if job.phase.is_active() {
-                    state.active = state.active.saturating_sub(1);
+                    state.deactivate();
                 }
                 state.fallbacks.remove(id.as_str());
                 state.errors.remove(id.as_str());
@@ -241,29 +264,47 @@ impl Engine {
         if let Some(failure) = state.fatal.clone() {
             return Err(Error::Stopped(failure));
         }
-        let mut progress = Progress {
-            pending: 0,
-            rejected: 0,
-            terminal: Vec::new(),
-            closed: state.closed,
-        };
-        for id in wanted {
-            match state.jobs.get(id).map(|job| job.phase) {
-                Some(Phase::Terminal) => progress.terminal.push(Arc::clone(id)),
-                Some(phase) if phase.is_active() => {
-                    progress.pending += 1;
-                    progress.rejected += usize::from(state.errors.contains_key(id));
-                }
-                _ => {}
-            }
-        }
-        Ok(progress)
+        Ok(state.scan(wanted))
     }
 
-    /// Waits up to `slice` for a change. Blocks: call it without the GIL.
-    pub fn wait_for_change(&self, slice: Duration) {
+    /// Starts waiting for `wanted` (see `resolve`).
+    pub fn waiting(&self, wanted: Vec<Arc<str>>) -> Waiting {
+        Waiting {
+            wanted,
+            rescan_at: 0,
+            scans: 0,
+        }
+    }
+
+    /// Where the jobs of `waiting` stand, scanned only if they can all be done, the poller
+    /// closed, or `fresh` is asked (exact counts for a timeout's message); `None` when not
+    /// scanned. The network thread's failure, if it stopped.
+    pub fn wait_progress(
+        &self,
+        waiting: &mut Waiting,
+        fresh: bool,
+    ) -> Result<Option<Progress>, Error> {
+        let state = self.lock()?;
+        if let Some(failure) = state.fatal.clone() {
+            return Err(Error::Stopped(failure));
+        }
+        if !(fresh || state.closed || state.settled >= waiting.rescan_at) {
+            return Ok(None);
+        }
+        let progress = state.scan(&waiting.wanted);
+        waiting.rescan_at = state.settled.saturating_add(progress.pending as u64);
+        waiting.scans += 1;
+        Ok(Some(progress))
+    }
+
+    /// Waits up to `slice` until `waiting` has something to do (see `State::wakes_waiter`);
+    /// answers that settle nothing let it sleep on. Blocks: call it without the GIL.
+    pub fn wait_for_change(&self, waiting: &Waiting, slice: Duration) {
         if let Some(state) = self.shared.lock() {
-            let _ = self.shared.changed.wait_timeout(state, slice);
+            let _ = self
+                .shared
+                .changed
+                .wait_timeout_while(state, slice, |state| !state.wakes_waiter(waiting.rescan_at));
         }
     }
 

@@ -10,7 +10,8 @@
 //! - `http`: one request, and the id as exactly one path segment.
 //! - `engine` and `runtime`: the state behind one mutex, the network thread (started lazily,
 //!   told apart from a `fork` child's copy), the scheduler and `close`.
-//! - `consumer`: what the bindings ask of it. The lock is held for plain Rust work only.
+//! - `consumer`: what the bindings ask of it, `wait`'s scans and wake-ups among it (only
+//!   once enough jobs settled, not on every answer). The lock is held for plain Rust work only.
 //! - `wakeup`: the descriptor an event loop watches for news (`async for`).
 //!
 //! Time is tokio's clock (`tokio::time::Instant`), so tests run the scheduler in paused time;
@@ -31,7 +32,7 @@ mod wakeup;
 #[cfg(test)]
 mod tests;
 
-pub use consumer::{Progress, Service, Summary};
+pub use consumer::{Progress, Service, Summary, Waiting};
 pub use engine::{Engine, Settings, MAX_CONCURRENCY};
 pub use error::{Error, Failure};
 pub use http::{is_path_segment, path_segment, Fetch, Fetched, HttpFetcher};

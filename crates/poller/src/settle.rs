@@ -63,15 +63,16 @@ impl State {
         let changed = change.is_some();
         job.rejections = 0;
         let terminal = cx.vocabulary.is_terminal(entry.status);
+        let was_active = job.phase.is_active();
         if terminal {
-            if job.phase.is_active() {
-                self.active = self.active.saturating_sub(1);
-            }
             job.phase = Phase::Terminal;
         } else {
             job.interval = policy.next_interval(job.interval, changed);
         }
         let interval = job.interval;
+        if terminal && was_active {
+            self.deactivate();
+        }
         if let Some(previous) = change {
             self.push_transition(id, previous, entry.status);
         }

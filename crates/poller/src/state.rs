@@ -12,6 +12,7 @@ use iqm_runstatus_core::status::StatusCode;
 use reqwest::header::HeaderMap;
 use tokio::time::Instant;
 
+use crate::consumer::Progress;
 use crate::error::Failure;
 use crate::policy::MAX_DELAY;
 use crate::rng::Jitter;
@@ -101,6 +102,9 @@ pub struct State {
     pub(crate) generations: u64,
     /// Jobs polling or waiting for new headers.
     pub(crate) active: usize,
+    /// Counts the times a job stopped being active (terminal, given up or removed): a `wait`
+    /// rescans its jobs only once enough of them can have settled.
+    pub(crate) settled: u64,
     pub(crate) in_flight: usize,
     /// At most one pending transition per job (see `push_transition`), so that the queue is
     /// bounded by the number of jobs when nobody iterates.
@@ -131,6 +135,7 @@ impl State {
             order: 0,
             generations: 0,
             active: 0,
+            settled: 0,
             in_flight: 0,
             transitions: Map::default(),
             arrivals: 0,
@@ -272,15 +277,53 @@ impl State {
         !self.transitions.is_empty()
     }
 
+    /// Counts a job that stopped being active.
+    pub(crate) fn deactivate(&mut self) {
+        self.active = self.active.saturating_sub(1);
+        self.settled = self.settled.saturating_add(1);
+    }
+
     pub(crate) fn give_up(&mut self, id: &Arc<str>, reason: String) {
         if let Some(job) = self.jobs.get_mut(id) {
-            if job.phase.is_active() {
-                self.active = self.active.saturating_sub(1);
-            }
+            let was_active = job.phase.is_active();
             job.phase = Phase::GivenUp;
+            if was_active {
+                self.deactivate();
+            }
         }
         self.fallbacks.remove(id);
         self.failed.insert(Arc::clone(id), reason);
+    }
+
+    /// Whether a `wait` whose jobs can all be done once `settled` reaches `rescan_at` has
+    /// something to do: a scan, bodies for the pure path, a header refresh, or an end.
+    pub(crate) fn wakes_waiter(&self, rescan_at: u64) -> bool {
+        self.settled >= rescan_at
+            || !self.fallbacks.is_empty()
+            || (self.refresh_wanted && !self.refreshing)
+            || self.closed
+            || self.fatal.is_some()
+    }
+
+    /// Where the jobs of `wanted` stand.
+    pub(crate) fn scan(&self, wanted: &[Arc<str>]) -> Progress {
+        let mut progress = Progress {
+            pending: 0,
+            rejected: 0,
+            terminal: Vec::new(),
+            closed: self.closed,
+        };
+        for id in wanted {
+            match self.jobs.get(id).map(|job| job.phase) {
+                Some(Phase::Terminal) => progress.terminal.push(Arc::clone(id)),
+                Some(phase) if phase.is_active() => {
+                    progress.pending += 1;
+                    progress.rejected += usize::from(self.errors.contains_key(id));
+                }
+                _ => {}
+            }
+        }
+        progress
     }
 
     /// Whether nothing more will come: every job settled and everything handed over.

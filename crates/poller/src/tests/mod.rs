@@ -6,6 +6,7 @@ mod policy;
 mod schedule;
 mod settle;
 mod thread;
+mod wait;
 
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};

@@ -52,16 +52,16 @@ impl Fetch for Server {
     }
 }
 
-struct Run {
-    engine: Engine,
-    tracker: Arc<Statuses>,
+pub(super) struct Run {
+    pub(super) engine: Engine,
+    pub(super) tracker: Arc<Statuses>,
     log: Arc<Mutex<Vec<(String, Instant, HeaderMap)>>>,
     most_in_flight: Arc<AtomicUsize>,
-    driver: tokio::task::JoinHandle<()>,
+    pub(super) driver: tokio::task::JoinHandle<()>,
 }
 
 impl Run {
-    fn start(
+    pub(super) fn start(
         settings: Settings,
         latency: Duration,
         answer: impl Fn(&str, usize) -> Fetched + Send + Sync + 'static,
@@ -88,7 +88,7 @@ impl Run {
         }
     }
 
-    fn add(&self, ids: &[&str]) -> bool {
+    pub(super) fn add(&self, ids: &[&str]) -> bool {
         match self
             .engine
             .add(ids.iter().map(|id| (*id).to_owned()).collect())
