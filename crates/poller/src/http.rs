@@ -7,6 +7,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::{HeaderMap, HeaderValue};
+use reqwest::Url;
 
 use crate::policy::RetryAfter;
 
@@ -39,16 +40,19 @@ pub trait Fetch: Send + Sync + 'static {
 /// Over HTTP with reqwest, under a base URL.
 pub struct HttpFetcher {
     client: reqwest::Client,
-    /// The base URL without a trailing slash.
-    base: String,
+    /// The base URL, parsed once: each request's URL is a copy with its path set, so that
+    /// only the path is parsed per request (not the host, with its IDNA).
+    base: Url,
+    /// The base URL's path without a trailing slash.
+    base_path: String,
     max_body_size: usize,
 }
 
 impl HttpFetcher {
-    /// A client that follows no redirects, with up to `concurrency` idle connections; made on
-    /// the runtime it is used on.
+    /// A client for the jobs under `base` that follows no redirects, with up to `concurrency`
+    /// idle connections; made on the runtime it is used on.
     pub fn new(
-        base: &str,
+        base: Url,
         concurrency: usize,
         timeout: Duration,
         max_body_size: usize,
@@ -61,18 +65,35 @@ impl HttpFetcher {
             .http1_title_case_headers()
             .connect_timeout(timeout)
             .build()?;
+        let base_path = base.path().trim_end_matches('/').to_owned();
         Ok(HttpFetcher {
             client,
-            base: base.to_owned(),
+            base,
+            base_path,
             max_body_size,
         })
+    }
+
+    /// The status URL of `id`: `{base}/jobs/{id}/status`, the id one escaped path segment.
+    pub fn url(&self, id: &str) -> Url {
+        let mut url = self.base.clone();
+        url.set_path(&format!(
+            "{}/jobs/{}/status",
+            self.base_path,
+            path_segment(id)
+        ));
+        url
     }
 }
 
 impl Fetch for HttpFetcher {
     fn fetch(&self, id: &str, headers: Arc<HeaderMap>) -> impl Future<Output = Fetched> + Send {
-        let url = format!("{}/jobs/{}/status", self.base, path_segment(id));
-        fetch(&self.client, url, (*headers).clone(), self.max_body_size)
+        fetch(
+            &self.client,
+            self.url(id),
+            (*headers).clone(),
+            self.max_body_size,
+        )
     }
 }
 
@@ -92,7 +113,7 @@ fn describe(err: &reqwest::Error) -> String {
     text
 }
 
-async fn fetch(client: &reqwest::Client, url: String, headers: HeaderMap, limit: usize) -> Fetched {
+async fn fetch(client: &reqwest::Client, url: Url, headers: HeaderMap, limit: usize) -> Fetched {
     let response = match client.get(url).headers(headers).send().await {
         Ok(response) => response,
         Err(err) if err.is_timeout() => return Fetched::Timeout,

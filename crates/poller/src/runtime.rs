@@ -5,6 +5,7 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use reqwest::header::HeaderMap;
+use reqwest::Url;
 use tokio::time::Instant;
 
 use crate::engine::Shared;
@@ -94,18 +95,21 @@ pub(crate) fn run(shared: Arc<Shared>) {
         Err(err) => return shared.fail(Failure::RuntimeStart(err.to_string())),
     };
     let settings = &shared.settings;
-    let fetcher = {
-        let _entered = runtime.enter();
-        HttpFetcher::new(
-            &settings.base,
-            settings.concurrency,
-            settings.timeout,
-            settings.max_body_size,
-        )
-    };
+    let fetcher = Url::parse(&settings.base)
+        .map_err(|err| format!("the base URL {:?}: {err}", settings.base))
+        .and_then(|base| {
+            let _entered = runtime.enter();
+            HttpFetcher::new(
+                base,
+                settings.concurrency,
+                settings.timeout,
+                settings.max_body_size,
+            )
+            .map_err(|err| err.to_string())
+        });
     match fetcher {
         Ok(fetcher) => runtime.block_on(schedule(Arc::clone(&shared), Arc::new(fetcher))),
-        Err(err) => shared.fail(Failure::Client(err.to_string())),
+        Err(why) => shared.fail(Failure::Client(why)),
     }
     // Name resolution runs on blocking threads, which a shutdown cannot cancel: bounded.
     runtime.shutdown_timeout(Duration::from_secs(1));

@@ -2,6 +2,7 @@
 //! instants, a seeded jitter), and the scheduler end to end in tokio's paused time with a
 //! scripted server.
 
+mod http;
 mod policy;
 mod schedule;
 mod settle;
