@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+import os
+import subprocess
+import sys
+from collections.abc import Iterable, Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -126,3 +130,20 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
             write(f"  {line}", yellow=True)
     else:
         write("all bars from the issue met", green=True)
+
+
+@pytest.fixture(scope="module")
+def status_server() -> Iterator[str]:
+    """The Rust server named by ``BENCH_STATUS_SERVER`` (``make bench-poll`` builds it), else
+    the Python one; in a process of its own, so its CPU is not the client's."""
+    binary = os.environ.get("BENCH_STATUS_SERVER")
+    command = (
+        [binary] if binary else [sys.executable, str(Path(__file__).with_name("poll_server.py"))]
+    )
+    server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
+    try:
+        assert server.stdout is not None
+        yield f"http://127.0.0.1:{int(server.stdout.readline())}"
+    finally:
+        server.kill()
+        server.wait(timeout=10)

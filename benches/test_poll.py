@@ -18,15 +18,11 @@ from __future__ import annotations
 import asyncio
 import os
 import resource
-import subprocess
-import sys
 import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
-from pathlib import Path
 from typing import Any, Callable, Optional
 
 import pytest
@@ -36,23 +32,6 @@ CLIENTS = ("iqm-client", "iqm-client-threads32", "aiohttp-64", "poller")
 
 # A server in another process and every client against it: the slow tier's check.
 pytestmark = pytest.mark.slow
-
-
-@pytest.fixture(scope="module")
-def status_server() -> Iterator[str]:
-    """The Rust server named by ``BENCH_STATUS_SERVER`` (``make bench-poll`` builds it), else
-    the Python one; in a process of its own, so its CPU is not the client's."""
-    binary = os.environ.get("BENCH_STATUS_SERVER")
-    command = (
-        [binary] if binary else [sys.executable, str(Path(__file__).with_name("poll_server.py"))]
-    )
-    server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        yield f"http://127.0.0.1:{int(server.stdout.readline())}"
-    finally:
-        server.kill()
-        server.wait(timeout=10)
 
 
 class Run:

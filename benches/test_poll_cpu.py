@@ -33,7 +33,6 @@ import threading
 import time
 import urllib.request
 import uuid
-from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Callable
@@ -314,23 +313,6 @@ def measure(
             name: cpu / polls * 1e6 for name, cpu in sorted(window.per_thread.items()) if cpu
         },
     }
-
-
-@pytest.fixture(scope="module")
-def status_server() -> Iterator[str]:
-    """The Rust server named by ``BENCH_STATUS_SERVER`` (``make bench-poll`` builds it), else
-    the Python one; in a process of its own, so its CPU is not the client's."""
-    binary = os.environ.get("BENCH_STATUS_SERVER")
-    command = (
-        [binary] if binary else [sys.executable, str(Path(__file__).with_name("poll_server.py"))]
-    )
-    server = subprocess.Popen(command, stdin=subprocess.PIPE, stdout=subprocess.PIPE, text=True)
-    try:
-        assert server.stdout is not None
-        yield f"http://127.0.0.1:{int(server.stdout.readline())}"
-    finally:
-        server.kill()
-        server.wait(timeout=10)
 
 
 @pytest.mark.timeout(600)
