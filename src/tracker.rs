@@ -351,6 +351,31 @@ impl JobTracker {
         }
     }
 
+    /// The `RunStatus` of each of `ids`, in their order (`KeyError` for one it does not know,
+    /// as `status`): the entries are copied under one lock, the objects built after it.
+    pub fn statuses<'py, I: AsRef<str>>(
+        &self,
+        py: Python<'py>,
+        ids: &[I],
+    ) -> PyResult<Vec<Bound<'py, PyAny>>> {
+        let found: Result<Vec<OwnedEntry>, &str> = {
+            let state = self.lock()?;
+            ids.iter()
+                .map(|id| {
+                    let id = id.as_ref();
+                    state.get(id).map(|job| job.latest.clone()).ok_or(id)
+                })
+                .collect()
+        };
+        let found = found.map_err(|id| PyKeyError::new_err(id.to_owned()))?;
+        let model = Model::get(py)?;
+        found
+            .iter()
+            .map(|latest| run_status_from_entry(py, model, &latest.borrow()))
+            .collect::<Result<_, _>>()
+            .map_err(Into::into)
+    }
+
     fn latest(&self, id: &Bound<'_, PyAny>) -> PyResult<OwnedEntry> {
         let key = job_key(id)?;
         let state = self.lock()?;

@@ -94,9 +94,9 @@ impl StatusPoller {
                 let pending = progress.pending;
                 if pending == 0 {
                     let result = PyDict::new(py);
-                    let tracker = self.tracker.bind(py);
-                    for id in progress.terminal {
-                        result.set_item(&*id, tracker.call_method1("status", (&*id,))?)?;
+                    let statuses = self.tracker.get().statuses(py, &progress.terminal)?;
+                    for (id, status) in progress.terminal.iter().zip(statuses) {
+                        result.set_item(&**id, status)?;
                     }
                     return Ok(result);
                 }
