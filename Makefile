@@ -112,6 +112,14 @@ fuzz-smoke: fuzz-tools ## run each cargo-fuzz target for 60 seconds
 bench: $(INSTALLED) build ## run the benchmarks and print the ratios
 	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name
 
+# This checkout against another revision (REV=<commit>), the same calls timed side by side in
+# one run, with the instruction counts of each under valgrind (CALLGRIND=0 leaves them out).
+REV ?= main
+CALLGRIND ?= 1
+.PHONY: bench-against
+bench-against: $(INSTALLED) build ## time this checkout against REV=<git revision> side by side (benches/side_by_side.py)
+	$(PY) -m benches.side_by_side $(REV) $(if $(filter 1,$(CALLGRIND)),--callgrind)
+
 BENCH_REPORT := benches/report
 
 # Batches of 10^3 to 10^6 give the throughput chart its points.
