@@ -109,8 +109,20 @@ fuzz-smoke: fuzz-tools ## run each cargo-fuzz target for 60 seconds
 		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=60 -print_final_stats=1 || exit 1; \
 	done
 
-bench: $(INSTALLED) build ## run the benchmarks and print the ratios
-	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name
+# Every suite with the seed's vocabulary (17.2, the reference installed beside), then the
+# single-payload and batch suites with the latest release's (chosen at import, so in a process
+# of its own; its pure path is that release's), then their ratios to the pure path side by side.
+BENCH_RELEASE := 17.2
+BENCH_OTHER_RELEASE := 32.1.1
+BENCH_RUNS := build/bench
+BENCH_PYTEST := -m pytest -q -p no:cacheprovider --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name
+bench: $(INSTALLED) build ## run the benchmarks with 17.2's and 32.1.1's vocabularies and print the ratios
+	mkdir -p $(BENCH_RUNS)
+	IQM_RUNSTATUS_CLIENT_RELEASE=$(BENCH_RELEASE) $(PY) $(BENCH_PYTEST) \
+		--benchmark-json=$(BENCH_RUNS)/$(BENCH_RELEASE).json benches
+	IQM_RUNSTATUS_CLIENT_RELEASE=$(BENCH_OTHER_RELEASE) $(PY) $(BENCH_PYTEST) \
+		--benchmark-json=$(BENCH_RUNS)/$(BENCH_OTHER_RELEASE).json benches/test_single.py benches/test_batch.py
+	$(PY) -m benches.report $(BENCH_RUNS)/$(BENCH_RELEASE).json --releases $(BENCH_RUNS)/$(BENCH_OTHER_RELEASE).json
 
 # This checkout against another revision (REV=<commit>), the same calls timed side by side in
 # one run, with the instruction counts of each under valgrind (CALLGRIND=0 leaves them out).
