@@ -122,15 +122,33 @@ def build_revision(revision: str) -> Path:
     maturin = Path(sys.executable).parent / "maturin"
     wheels = home / "wheel"
     subprocess.run(
-        [str(maturin), "build", "--quiet", "--release", "--interpreter", sys.executable]
-        + ["--out", str(wheels)],
+        [
+            str(maturin),
+            "build",
+            "--quiet",
+            "--release",
+            "--interpreter",
+            sys.executable,
+            "--out",
+            str(wheels),
+        ],
         cwd=source,
         env=env,
         check=True,
     )
     subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--quiet", "--disable-pip-version-check"]
-        + ["--no-deps", "--target", str(site), *map(str, wheels.glob("*.whl"))],
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--quiet",
+            "--disable-pip-version-check",
+            "--no-deps",
+            "--target",
+            str(site),
+            *map(str, wheels.glob("*.whl")),
+        ],
         check=True,
     )
     return site
@@ -206,8 +224,17 @@ def instructions(env: dict[str, str], inputs: Path, case: str, calls: int) -> in
     """Instructions of one process that makes `calls` calls of `case`, start to exit."""
     with tempfile.TemporaryDirectory() as out:
         result = subprocess.run(
-            ["valgrind", "--tool=callgrind", f"--callgrind-out-file={out}/callgrind.out"]
-            + [sys.executable, "-c", WORKER, str(inputs), case, str(calls)],
+            [
+                "valgrind",
+                "--tool=callgrind",
+                f"--callgrind-out-file={out}/callgrind.out",
+                sys.executable,
+                "-c",
+                WORKER,
+                str(inputs),
+                case,
+                str(calls),
+            ],
             env=env,
             cwd=inputs.parent,
             capture_output=True,
@@ -235,7 +262,9 @@ def main(argv: Sequence[str] | None = None) -> int:
 
     os.environ["IQM_RUNSTATUS_CLIENT_RELEASE"] = args.release
     inputs = make_inputs()
-    base_env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "IQM_RUNSTATUS_PURE")}
+    base_env = {
+        k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "IQM_RUNSTATUS_PURE")
+    }
     base_env.update(PYTHONHASHSEED="0", IQM_RUNSTATUS_CLIENT_RELEASE=args.release)
     sides = {
         "new": base_env,
@@ -277,7 +306,9 @@ def main(argv: Sequence[str] | None = None) -> int:
                 # and the first calls' warm-up (caches, the allocator's pools) cancel out.
                 few, many = (2, 12) if case in batch_cases else (1000, 21000)
                 counts[case] = {
-                    label: (instructions(env, path, case, many) - instructions(env, path, case, few))
+                    label: (
+                        instructions(env, path, case, many) - instructions(env, path, case, few)
+                    )
                     / (many - few)
                     for label, env in sides.items()
                 }

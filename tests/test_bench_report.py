@@ -187,7 +187,11 @@ def test_release_table_puts_each_vocabulary_s_ratio_to_its_pure_path_side_by_sid
     # With the latest vocabulary ours is 10% slower on the large payload (a drop past the bar),
     # 3% slower on the small one (within it), and the pure path's dict group loses 20%, which
     # is shown but has no bar.
-    slower = {"bytes: failed (144 B)": 1.10, "bytes: pending (32 B)": 1.03, "dict: failed (144 B)": 1.25}
+    slower = {
+        "bytes: failed (144 B)": 1.10,
+        "bytes: pending (32 B)": 1.03,
+        "dict: failed (144 B)": 1.25,
+    }
     for bench in latest["benchmarks"]:
         if bench["extra_info"].get("impl") == "ours" and bench["group"] in slower:
             bench["stats"] = {"median": bench["stats"]["median"] * slower[bench["group"]]}
