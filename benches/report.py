@@ -309,14 +309,14 @@ RELEASE_BAR_KINDS = ("bytes", "batch counts", "tracker second poll")
 RELEASE_BAR = 0.95
 
 
-def _ours_vs_pure(data: dict[str, Any]) -> dict[str, float]:
-    """Per group: the pure path's median over ours (the fastest pass of each)."""
+def _ours_and_pure(data: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Per group: the medians of ours and of the pure path (the fastest pass of each)."""
     fastest: dict[tuple[str, str], float] = {}
     for r in load(data):
         key = (r.group, r.impl)
         fastest[key] = min(r.median, fastest.get(key, r.median))
     return {
-        group: fastest[group, "ours-pure"] / fastest[group, "ours"]
+        group: (fastest[group, "ours"], fastest[group, "ours-pure"])
         for group, impl in fastest
         if impl == "ours" and (group, "ours-pure") in fastest
     }
@@ -324,21 +324,25 @@ def _ours_vs_pure(data: dict[str, Any]) -> dict[str, float]:
 
 def release_table(runs: Sequence[dict[str, Any]]) -> list[str]:
     """Markdown rows: each group's `ours vs pure` speed-up with each run's vocabulary (the
-    pure path being that release's), and each later run's over the first's. A group in
-    `RELEASE_BAR_KINDS` whose speed-up drops below `RELEASE_BAR` of the first's is marked."""
+    pure path being that release's), and for each later run its speed-up over the first's and
+    its time of ours over the first's (which tells whether a change is ours or the pure
+    path's). A group in `RELEASE_BAR_KINDS` whose speed-up drops below `RELEASE_BAR` of the
+    first's is marked."""
     releases = [str(data.get("client_release", f"run {i + 1}")) for i, data in enumerate(runs)]
-    ratios = [_ours_vs_pure(data) for data in runs]
-    groups = [g for g in ratios[0] if all(g in r for r in ratios[1:])]
+    medians = [_ours_and_pure(data) for data in runs]
+    groups = [g for g in medians[0] if all(g in m for m in medians[1:])]
     header = ["group", *(f"ours vs pure, {r}" for r in releases)]
-    header += [f"{r} / {releases[0]}" for r in releases[1:]]
+    for r in releases[1:]:
+        header += [f"{r} / {releases[0]}", f"ours' time, {r} / {releases[0]}"]
     lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
     for group in groups:
-        cells = [group, *(f"{r[group]:.2f}x" for r in ratios)]
-        for r in ratios[1:]:
-            change = r[group] / ratios[0][group]
-            held = change >= RELEASE_BAR
-            barred = group.split(":", 1)[0] in RELEASE_BAR_KINDS
-            cells.append(f"{change:.3f}" + ("" if not barred else " ok" if held else " MISS"))
+        speed_ups = [pure / ours for ours, pure in (m[group] for m in medians)]
+        cells = [group, *(f"{s:.2f}x" for s in speed_ups)]
+        barred = group.split(":", 1)[0] in RELEASE_BAR_KINDS
+        for speed_up, m in zip(speed_ups[1:], medians[1:]):
+            change = speed_up / speed_ups[0]
+            mark = "" if not barred else " ok" if change >= RELEASE_BAR else " MISS"
+            cells += [f"{change:.3f}{mark}", f"{m[group][0] / medians[0][group][0]:.3f}"]
         lines.append("| " + " | ".join(cells) + " |")
     return lines
 

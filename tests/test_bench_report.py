@@ -199,11 +199,17 @@ def test_release_table_puts_each_vocabulary_s_ratio_to_its_pure_path_side_by_sid
         line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
         for line in report.release_table([seed, latest])
     }
-    assert rows["group"] == ["group", "ours vs pure, 17.2", "ours vs pure, 32.1.1", "32.1.1 / 17.2"]
-    assert rows["bytes: failed (144 B)"][1:] == ["15.00x", "13.64x", "0.909 MISS"]
-    assert rows["bytes: pending (32 B)"][3] == "0.971 ok"
-    assert rows["dict: failed (144 B)"][3] == "0.800"
-    assert rows["batch counts: 1000"][1:] == ["10.00x", "10.00x", "1.000 ok"]
+    assert rows["group"] == [
+        "group",
+        "ours vs pure, 17.2",
+        "ours vs pure, 32.1.1",
+        "32.1.1 / 17.2",
+        "ours' time, 32.1.1 / 17.2",
+    ]
+    assert rows["bytes: failed (144 B)"][1:] == ["15.00x", "13.64x", "0.909 MISS", "1.100"]
+    assert rows["bytes: pending (32 B)"][3:] == ["0.971 ok", "1.030"]
+    assert rows["dict: failed (144 B)"][3:] == ["0.800", "1.250"]
+    assert rows["batch counts: 1000"][1:] == ["10.00x", "10.00x", "1.000 ok", "1.000"]
     assert rows["tracker second poll: 1000"][3] == "1.000 ok"
 
     paths = []
@@ -212,4 +218,4 @@ def test_release_table_puts_each_vocabulary_s_ratio_to_its_pure_path_side_by_sid
         paths[-1].write_text(json.dumps(data))
     assert report.main([str(paths[0]), "--releases", str(paths[1])]) == 0
     out = capsys.readouterr().out
-    assert "| bytes: failed (144 B) | 15.00x | 13.64x | 0.909 MISS |" in out
+    assert "| bytes: failed (144 B) | 15.00x | 13.64x | 0.909 MISS | 1.100 |" in out
