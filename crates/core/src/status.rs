@@ -51,8 +51,9 @@ pub struct Vocabulary {
 const PLAIN_MAX: usize = 32;
 
 /// The values a JSON string holds as they are (no byte that needs an escape) and of at most
-/// [`PLAIN_MAX`] bytes, each followed by its closing quote, grouped by first byte: the scanner compares the text after an opening
-/// quote with the few that start as it does, and so needs not find the string's end first.
+/// [`PLAIN_MAX`] bytes with their closing quote, grouped by first byte: the scanner compares the
+/// text after an opening quote with the few that start as it does, and so needs not find the
+/// string's end first; `code_of` looks a str up the same way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct PlainValues {
     /// Per first byte: the range of `entries` that starts with it (in place: one pointer less
