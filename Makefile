@@ -111,8 +111,28 @@ fuzz-smoke: fuzz-tools ## run each cargo-fuzz target for 60 seconds
 		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=60 -print_final_stats=1 || exit 1; \
 	done
 
-bench: $(INSTALLED) build ## run the benchmarks and print the ratios
-	$(PY) -m pytest benches -q --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name
+# Every suite with the seed's vocabulary (17.2, the reference installed beside), then the
+# single-payload and batch suites with the latest release's (chosen at import, so in a process
+# of its own; its pure path is that release's), then their ratios to the pure path side by side.
+BENCH_RELEASE := 17.2
+BENCH_OTHER_RELEASE := 32.1.1
+BENCH_RUNS := build/bench
+BENCH_PYTEST := -m pytest -q -p no:cacheprovider --benchmark-only --benchmark-columns=median,ops --benchmark-sort=name
+bench: $(INSTALLED) build ## run the benchmarks with 17.2's and 32.1.1's vocabularies and print the ratios
+	mkdir -p $(BENCH_RUNS)
+	IQM_RUNSTATUS_CLIENT_RELEASE=$(BENCH_RELEASE) $(PY) $(BENCH_PYTEST) \
+		--benchmark-json=$(BENCH_RUNS)/$(BENCH_RELEASE).json benches
+	IQM_RUNSTATUS_CLIENT_RELEASE=$(BENCH_OTHER_RELEASE) $(PY) $(BENCH_PYTEST) \
+		--benchmark-json=$(BENCH_RUNS)/$(BENCH_OTHER_RELEASE).json benches/test_single.py benches/test_batch.py
+	$(PY) -m benches.report $(BENCH_RUNS)/$(BENCH_RELEASE).json --releases $(BENCH_RUNS)/$(BENCH_OTHER_RELEASE).json
+
+# This checkout against another revision (REV=<commit>), the same calls timed side by side in
+# one run, with the instruction counts of each under valgrind (CALLGRIND=0 leaves them out).
+REV ?= main
+CALLGRIND ?= 1
+.PHONY: bench-against
+bench-against: $(INSTALLED) build ## time this checkout against REV=<git revision> side by side (benches/side_by_side.py)
+	$(PY) -m benches.side_by_side $(REV) $(if $(filter 1,$(CALLGRIND)),--callgrind)
 
 BENCH_REPORT := benches/report
 
@@ -292,6 +312,12 @@ CLIENTS_PYTHON := 3.11
 # Arrow and Dask readers of requirements-test.txt.
 CLIENTS_TESTS := tests/test_client_release.py tests/test_poller_client.py
 CLIENTS_REQUIREMENTS = $$(grep -E '^(pytest|pytest-timeout|hypothesis)[<>=~!]' requirements-test.txt)
+# The release's own tests, where its sdist ships them (15.x to 20.x do; from 22.x on the sdist
+# has no test module): those of `get_run_status` and of waiting for a job, in the modules that
+# have them, with the patch applied by the plugin in tests/client_suite. They mock the server
+# with mockito and freeze the clock with freezegun, at the versions the clients pin.
+CLIENT_SUITE_TESTS := run_status or wait or run_result_status
+CLIENT_SUITE_REQUIREMENTS := mockito==1.4.0 freezegun==1.5.1
 
 # One wheel for every release's virtualenv, built from the development virtualenv's
 # interpreter so that cargo reuses what `make build` compiled.
@@ -311,12 +337,13 @@ test-clients: $(CLIENTS_WHEEL)/.built ## test the wheel against each iqm-client 
 	@set -e; wheel=$$(ls $(CLIENTS_WHEEL)/*.whl); requirements="$(CLIENTS_REQUIREMENTS)"; failed=; \
 	for release in $(CLIENT_RELEASES); do \
 		venv=$(CLIENTS_DIR)/$$release; \
-		stamp="iqm-client==$$release $$(echo $$requirements) $$(sha256sum < pyproject.toml)"; \
+		stamp="iqm-client==$$release $$(echo $$requirements) $(CLIENT_SUITE_REQUIREMENTS) $$(sha256sum < pyproject.toml)"; \
 		if [ "$$(cat $$venv/.made-for 2>/dev/null)" != "$$stamp" ]; then \
 			echo "=== iqm-client $$release: a fresh virtualenv"; \
 			rm -rf $$venv; $(PY) -m venv $$venv; \
 			$$venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip; \
-			$$venv/bin/python -m pip install --quiet "iqm-client==$$release" $$wheel $$requirements; \
+			$$venv/bin/python -m pip install --quiet "iqm-client==$$release" $$wheel $$requirements \
+				$(CLIENT_SUITE_REQUIREMENTS); \
 			echo "$$stamp" > $$venv/.made-for; sha256sum < $$wheel > $$venv/.wheel; \
 		elif [ "$$(cat $$venv/.wheel)" != "$$(sha256sum < $$wheel)" ]; then \
 			$$venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
@@ -326,6 +353,24 @@ test-clients: $(CLIENTS_WHEEL)/.built ## test the wheel against each iqm-client 
 		echo "=== iqm-client $$release"; \
 		env -u IQM_RUNSTATUS_CLIENT_RELEASE IQM_RUNSTATUS_ORACLE=installed IQM_RUNSTATUS_INSTALLED=1 \
 			$$venv/bin/python -m pytest -q --tb=short -p no:cacheprovider $(CLIENTS_TESTS) || failed="$$failed $$release"; \
+		suite=$(CLIENTS_DIR)/sdist-$$release; \
+		if [ ! -f $$suite/.unpacked ]; then \
+			rm -rf $$suite; mkdir -p $$suite/download; \
+			$$venv/bin/python -m pip download --quiet --disable-pip-version-check --no-deps \
+				--no-binary :all: "iqm-client==$$release" -d $$suite/download; \
+			tar -xzf $$suite/download/*.tar.gz -C $$suite --strip-components=1; \
+			touch $$suite/.unpacked; \
+		fi; \
+		modules=$$(cd $$suite && grep -lE 'get_run_status|RunStatus|wait_for' tests/test_*.py 2>/dev/null || true); \
+		if [ -n "$$modules" ]; then \
+			echo "=== iqm-client $$release: its own tests of the run status, patched"; \
+			(cd $$suite && env -u IQM_RUNSTATUS_CLIENT_RELEASE PYTHONPATH=$(abspath tests/client_suite) \
+				$(CURDIR)/$$venv/bin/python -m pytest -q --tb=short -p no:cacheprovider -o timeout=300 \
+				-c /dev/null --rootdir=. -p iqm_runstatus_patched -k "$(CLIENT_SUITE_TESTS)" $$modules) \
+				|| failed="$$failed $$release(own-tests)"; \
+		else \
+			echo "=== iqm-client $$release: its sdist ships no test of the run status"; \
+		fi; \
 	done; \
 	if [ -n "$$failed" ]; then echo "test-clients failed with iqm-client$$failed" >&2; exit 1; fi
 

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from iqm_runstatus import NATIVE
+from iqm_runstatus import CLIENT_RELEASE, NATIVE
 
 IMPLS = ("reference", "ours-pure", "pydantic", "msgspec", "ours", "ours-prebound")
 
@@ -63,6 +63,13 @@ def analytics_table(benchmarks: Iterable[tuple[str, dict[str, Any], float]]) -> 
     return lines
 
 
+def pytest_benchmark_update_json(
+    config: pytest.Config, benchmarks: Any, output_json: dict[str, Any]
+) -> None:
+    # `python -m benches.report --releases` tells the runs of each vocabulary by this.
+    output_json["client_release"] = CLIENT_RELEASE
+
+
 @pytest.hookimpl(trylast=True)
 def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pytest.Config) -> None:
     session = getattr(config, "_benchmarksession", None)
@@ -92,7 +99,9 @@ def pytest_terminal_summary(terminalreporter: Any, exitstatus: int, config: pyte
         return
 
     write = terminalreporter.write_line
-    terminalreporter.section("iqm_runstatus: medians (ns) and ratios")
+    terminalreporter.section(
+        f"iqm_runstatus: medians (ns) and ratios, iqm-client {CLIENT_RELEASE}'s vocabulary"
+    )
     if not NATIVE:
         write("note: the native core is off (IQM_RUNSTATUS_PURE is set): 'ours' is the pure path")
     width = max(len(g) for g in medians)

@@ -6,6 +6,11 @@
 
 It writes ``single.png`` (cost per payload of each implementation), ``batch.png`` (throughput
 of the batch tools against batch size) and ``ratios.md``. Needs matplotlib (the ``charts`` extra).
+
+``make bench`` runs the suites once per vocabulary (each in a process of its own, since the
+vocabulary is chosen at import) and prints their ratios side by side::
+
+    python -m benches.report 17.2.json --releases 32.1.1.json
 """
 
 from __future__ import annotations
@@ -21,7 +26,7 @@ from typing import Any
 
 from .conftest import IMPLS, RATIOS, analytics_table
 
-__all__ = ["Result", "load", "main", "render", "write_ratios"]
+__all__ = ["Result", "load", "main", "release_table", "render", "write_ratios"]
 
 # Legend names: the suites' short implementation ids, spelled out.
 LABELS = {
@@ -298,16 +303,76 @@ def render(data: dict[str, Any], out_dir: Path) -> list[Path]:
     return written
 
 
+# The groups whose ratio to the pure path must hold across vocabularies (the kind of a batch
+# group is its name before the size), and how far it may drop.
+RELEASE_BAR_KINDS = ("bytes", "batch counts", "tracker second poll")
+RELEASE_BAR = 0.95
+
+
+def _ours_and_pure(data: dict[str, Any]) -> dict[str, tuple[float, float]]:
+    """Per group: the medians of ours and of the pure path (the fastest pass of each)."""
+    fastest: dict[tuple[str, str], float] = {}
+    for r in load(data):
+        key = (r.group, r.impl)
+        fastest[key] = min(r.median, fastest.get(key, r.median))
+    return {
+        group: (fastest[group, "ours"], fastest[group, "ours-pure"])
+        for group, impl in fastest
+        if impl == "ours" and (group, "ours-pure") in fastest
+    }
+
+
+def release_table(runs: Sequence[dict[str, Any]]) -> list[str]:
+    """Markdown rows: each group's `ours vs pure` speed-up with each run's vocabulary (the
+    pure path being that release's), and for each later run its speed-up over the first's and
+    its time of ours over the first's (which tells whether a change is ours or the pure
+    path's). A group in `RELEASE_BAR_KINDS` whose speed-up drops below `RELEASE_BAR` of the
+    first's is marked."""
+    releases = [str(data.get("client_release", f"run {i + 1}")) for i, data in enumerate(runs)]
+    medians = [_ours_and_pure(data) for data in runs]
+    groups = [g for g in medians[0] if all(g in m for m in medians[1:])]
+    header = ["group", *(f"ours vs pure, {r}" for r in releases)]
+    for r in releases[1:]:
+        header += [f"{r} / {releases[0]}", f"ours' time, {r} / {releases[0]}"]
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    for group in groups:
+        speed_ups = [pure / ours for ours, pure in (m[group] for m in medians)]
+        cells = [group, *(f"{s:.2f}x" for s in speed_ups)]
+        barred = group.split(":", 1)[0] in RELEASE_BAR_KINDS
+        for speed_up, m in zip(speed_ups[1:], medians[1:]):
+            change = speed_up / speed_ups[0]
+            mark = "" if not barred else " ok" if change >= RELEASE_BAR else " MISS"
+            cells += [f"{change:.3f}{mark}", f"{m[group][0] / medians[0][group][0]:.3f}"]
+        lines.append("| " + " | ".join(cells) + " |")
+    return lines
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="python -m benches.report", description=__doc__)
     parser.add_argument("json", type=Path, help="pytest-benchmark JSON (--benchmark-json)")
-    parser.add_argument("out_dir", type=Path, help="directory for the charts and ratios.md")
+    parser.add_argument(
+        "out_dir", type=Path, nargs="?", help="directory for the charts and ratios.md"
+    )
+    parser.add_argument(
+        "--releases",
+        type=Path,
+        nargs="+",
+        metavar="JSON",
+        help="print the ratios to the pure path of these runs beside the first's, and no chart",
+    )
     args = parser.parse_args(argv)
+    paths = [args.json, *(args.releases or [])]
     try:
-        data = json.loads(args.json.read_text(encoding="utf-8"))
+        loaded = [json.loads(path.read_text(encoding="utf-8")) for path in paths]
     except (OSError, ValueError) as exc:
-        print(f"{parser.prog}: error: cannot read {str(args.json)!r}: {exc}", file=sys.stderr)
+        print(f"{parser.prog}: error: cannot read a report: {exc}", file=sys.stderr)
         return 2
+    if args.releases:
+        print("\n".join(release_table(loaded)))
+        return 0
+    if args.out_dir is None:
+        parser.error("the out_dir argument is required without --releases")
+    data = loaded[0]
     for path in render(data, args.out_dir):
         print(f"wrote {path}")
     return 0

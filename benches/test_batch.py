@@ -19,8 +19,17 @@ import msgspec
 import pydantic
 import pytest
 from iqm.iqm_client.iqm_client import RunStatus as RefRunStatus
-from iqm_runstatus import JobTracker, RunStatus, Status, StatusBatch, parse_many, pure_from_json
-from iqm_runstatus._workload import generate_payloads
+from iqm_runstatus import (
+    JobTracker,
+    RunStatus,
+    Status,
+    StatusBatch,
+    parse_many,
+    pure_from_json,
+)
+from iqm_runstatus._workload import THREE_PAYLOADS, generate_payloads
+
+from .payloads import REFERENCE_MIRRORED
 
 
 def _sizes() -> list[int]:
@@ -63,6 +72,12 @@ def valid_payloads(count: int) -> list[bytes]:
 @functools.cache
 def joined(count: int) -> bytes:
     return b"[" + b",".join(valid_payloads(count)) + b"]"
+
+
+def here(impls: dict[str, Any]) -> list[str]:
+    """The implementations that read the vocabulary in use: pydantic on the reference's model
+    only where the installed client mirrors it."""
+    return [i for i in impls if REFERENCE_MIRRORED or i != "pydantic"]
 
 
 def status_or_none(raw: bytes) -> Optional[Status]:
@@ -131,7 +146,7 @@ COUNTS: dict[str, Callable[[list[bytes]], dict[Status, int]]] = {
 }
 
 
-@pytest.mark.parametrize("impl", list(COUNTS))
+@pytest.mark.parametrize("impl", here(COUNTS))
 @pytest.mark.parametrize("count", SIZES)
 def test_counts(benchmark: Any, count: int, impl: str) -> None:
     raw = payloads(count)
@@ -165,7 +180,7 @@ NDJSON_COUNTS: dict[str, Callable[[bytes], dict[Status, int]]] = {
 }
 
 
-@pytest.mark.parametrize("impl", list(NDJSON_COUNTS))
+@pytest.mark.parametrize("impl", here(NDJSON_COUNTS))
 @pytest.mark.parametrize("count", SIZES)
 def test_ndjson_counts(benchmark: Any, count: int, impl: str) -> None:
     raw = ndjson(count)
@@ -192,7 +207,7 @@ TO_LIST: dict[str, Callable[[int], list[Any]]] = {
 }
 
 
-@pytest.mark.parametrize("impl", list(TO_LIST))
+@pytest.mark.parametrize("impl", here(TO_LIST))
 @pytest.mark.parametrize("count", SIZES)
 def test_to_list(benchmark: Any, count: int, impl: str) -> None:
     fn = TO_LIST[impl]
@@ -245,7 +260,8 @@ def polls(count: int) -> tuple[list[str], list[bytes], list[bytes]]:
     first = payloads(count)
     second = list(first)
     ready = b'{"status":"ready"}'
-    pending = b'{"status":"pending execution"}'
+    # A running status of the vocabulary in use.
+    pending = THREE_PAYLOADS["pending"]
     for i in range(0, count, 10):
         second[i] = pending if b'"ready"' in first[i] else ready
     ids = [f"job-{i:07d}" for i in range(count)]

@@ -173,12 +173,11 @@ fn field_of_key(model: &Model, key: &Bound<'_, PyAny>) -> Result<Option<Field>, 
 }
 
 fn status_code(model: &Model, value: &Bound<'_, PyAny>) -> Result<StatusCode, Error> {
-    if let Some(code) = model.code_of_member(value) {
-        return Ok(code);
-    }
-    let text = value
-        .cast_exact::<PyString>()
-        .map_err(|_| Error::UsePurePath)?;
+    // An exact str first, as `json.loads` gives it: a member is an instance of its enum, never
+    // an exact str, so it is looked for (among every member) only when the value is not one.
+    let Ok(text) = value.cast_exact::<PyString>() else {
+        return model.code_of_member(value).ok_or(Error::UsePurePath);
+    };
     let text = text.to_str().map_err(|_| Error::UsePurePath)?;
     (model.vocabulary.code_of(text.as_bytes())).ok_or(Error::Core(CoreError::UnknownStatus))
 }

@@ -177,3 +177,45 @@ def test_unreadable_json_is_one_line(
     assert report.main([str(tmp_path / "missing.json"), str(tmp_path)]) == 2
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error:" in err
+
+
+def test_release_table_puts_each_vocabulary_s_ratio_to_its_pure_path_side_by_side(
+    report: ModuleType, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    seed = dict(_synthetic(), client_release="17.2")
+    latest = dict(_synthetic(), client_release="32.1.1")
+    # With the latest vocabulary ours is 10% slower on the large payload (a drop past the bar),
+    # 3% slower on the small one (within it), and the pure path's dict group loses 20%, which
+    # is shown but has no bar.
+    slower = {
+        "bytes: failed (144 B)": 1.10,
+        "bytes: pending (32 B)": 1.03,
+        "dict: failed (144 B)": 1.25,
+    }
+    for bench in latest["benchmarks"]:
+        if bench["extra_info"].get("impl") == "ours" and bench["group"] in slower:
+            bench["stats"] = {"median": bench["stats"]["median"] * slower[bench["group"]]}
+    rows = {
+        line.split("|")[1].strip(): [c.strip() for c in line.strip("|").split("|")]
+        for line in report.release_table([seed, latest])
+    }
+    assert rows["group"] == [
+        "group",
+        "ours vs pure, 17.2",
+        "ours vs pure, 32.1.1",
+        "32.1.1 / 17.2",
+        "ours' time, 32.1.1 / 17.2",
+    ]
+    assert rows["bytes: failed (144 B)"][1:] == ["15.00x", "13.64x", "0.909 MISS", "1.100"]
+    assert rows["bytes: pending (32 B)"][3:] == ["0.971 ok", "1.030"]
+    assert rows["dict: failed (144 B)"][3:] == ["0.800", "1.250"]
+    assert rows["batch counts: 1000"][1:] == ["10.00x", "10.00x", "1.000 ok", "1.000"]
+    assert rows["tracker second poll: 1000"][3] == "1.000 ok"
+
+    paths = []
+    for data in (seed, latest):
+        paths.append(tmp_path / f"{data['client_release']}.json")
+        paths[-1].write_text(json.dumps(data))
+    assert report.main([str(paths[0]), "--releases", str(paths[1])]) == 0
+    out = capsys.readouterr().out
+    assert "| bytes: failed (144 B) | 15.00x | 13.64x | 0.909 MISS | 1.100 |" in out

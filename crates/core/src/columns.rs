@@ -167,10 +167,14 @@ struct Interner {
 impl Interner {
     fn intern(&mut self, item: &[u8]) -> Result<u32, Error> {
         let Interner { table, index, hash } = self;
-        let rehash = |&id: &u32| hash.of(table.get(id).unwrap_or_default());
-        index
-            .try_reserve(1, rehash)
-            .map_err(|_| Error::OutOfMemory)?;
+        // Room for one more, reserved fallibly (`entry` would grow the table infallibly), and
+        // only when full: the check alone is cheaper than the call.
+        if index.len() == index.capacity() {
+            let rehash = |&id: &u32| hash.of(table.get(id).unwrap_or_default());
+            index
+                .try_reserve(1, rehash)
+                .map_err(|_| Error::OutOfMemory)?;
+        }
         let found = index.entry(
             hash.of(item),
             |&id| table.get(id) == Some(item),

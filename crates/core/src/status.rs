@@ -36,27 +36,42 @@ impl StatusCode {
     }
 }
 
-/// The states of one `Status` enum: their values in the enum's order, which are terminal, a
-/// table that finds a value's code with one hash and one compare, and one that finds a value
-/// written plainly in JSON text by its first byte.
+/// The states of one `Status` enum: their values in the enum's order, which are terminal, and a
+/// table that finds a value by its first byte, in its own text or written plainly in JSON text
+/// (no hash: a status value is short and few share a first byte).
 #[derive(Clone, Debug, PartialEq, Eq)]
 pub struct Vocabulary {
     values: Box<[Box<[u8]>]>,
     terminal: Box<[bool]>,
-    lookup: Lookup,
     plain: PlainValues,
 }
 
-/// The values a JSON string holds as they are (no byte that needs an escape), each followed by
-/// its closing quote, grouped by first byte: the scanner compares the text after an opening
-/// quote with the few that start as it does, and so needs not find the string's end first.
+/// The longest value, with its closing quote, that the scanner finds in place; a longer one (no
+/// client release has one) is left to the general parse.
+const PLAIN_MAX: usize = 32;
+
+/// The values a JSON string holds as they are (no byte that needs an escape) and of at most
+/// [`PLAIN_MAX`] bytes with their closing quote, grouped by first byte: the scanner compares the
+/// text after an opening quote with the few that start as it does, and so needs not find the
+/// string's end first; `code_of` looks a str up the same way.
 #[derive(Clone, Debug, PartialEq, Eq)]
 struct PlainValues {
-    /// Per first byte: the range of `entries` that starts with it.
-    by_first: Box<[(u8, u8); 256]>,
-    /// Each plain value's state and its text with the closing quote, grouped by first byte, in
-    /// enum order within a group.
-    entries: Box<[(StatusCode, Box<[u8]>)]>,
+    /// Per first byte: the range of `entries` that starts with it (in place: one pointer less
+    /// to follow).
+    by_first: [(u8, u8); 256],
+    /// Whether every value is in `entries`: else a value not found there may be another one.
+    complete: bool,
+    /// Each plain value, grouped by first byte, in enum order within a group; a table of 256,
+    /// so that a byte indexes it with no bounds to check.
+    entries: Box<[PlainEntry; 256]>,
+}
+
+/// A plain value's state and its text with the closing quote, in place (zero-padded).
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+struct PlainEntry {
+    quoted: [u8; PLAIN_MAX],
+    len: u8,
+    status: StatusCode,
 }
 
 impl PlainValues {
@@ -66,99 +81,63 @@ impl PlainValues {
                 .iter()
                 .any(|&byte| byte == b'"' || byte == b'\\' || byte < 0x20)
         };
-        let mut by_first = Box::new([(0u8, 0u8); 256]);
-        let mut entries = Vec::with_capacity(values.len());
+        let mut by_first = [(0u8, 0u8); 256];
+        let unused = PlainEntry {
+            quoted: [0; PLAIN_MAX],
+            len: 0,
+            status: StatusCode(0),
+        };
+        let mut entries = Box::new([unused; 256]);
+        let mut count = 0u8;
         for (first, range) in (0..=u8::MAX).zip(by_first.iter_mut()) {
             // At most 255 values, so the positions fit a byte.
-            let start = entries.len() as u8;
+            let start = count;
             for (code, value) in (0..=u8::MAX).zip(values) {
-                if value.first() == Some(&first) && is_plain(value) {
-                    let quoted = [value.as_ref(), b"\"".as_slice()].concat();
-                    entries.push((StatusCode(code), quoted.into_boxed_slice()));
+                if value.first() == Some(&first) && is_plain(value) && value.len() < PLAIN_MAX {
+                    let mut quoted = [0; PLAIN_MAX];
+                    for (to, &from) in quoted.iter_mut().zip(value.iter().chain(b"\"")) {
+                        *to = from;
+                    }
+                    if let Some(entry) = entries.get_mut(usize::from(count)) {
+                        *entry = PlainEntry {
+                            quoted,
+                            len: value.len() as u8 + 1,
+                            status: StatusCode(code),
+                        };
+                    }
+                    count += 1;
                 }
             }
-            *range = (start, entries.len() as u8);
+            *range = (start, count);
         }
         PlainValues {
             by_first,
-            entries: entries.into_boxed_slice(),
+            complete: usize::from(count) == values.len(),
+            entries,
         }
     }
 }
 
-/// Whether `a` and `b` are equal, for short slices in a few word compares rather than a call.
+/// Whether `head` is the start of `quoted`, in a few word compares rather than a call (which
+/// would make the lookups that inline this save their registers).
 #[inline(always)]
-fn short_eq(a: &[u8], b: &[u8]) -> bool {
-    fn halves<const N: usize>(a: &[u8], b: &[u8]) -> bool {
-        a.first_chunk::<N>() == b.first_chunk::<N>() && a.last_chunk::<N>() == b.last_chunk::<N>()
+fn eq_quoted(head: &[u8], quoted: &[u8; PLAIN_MAX]) -> bool {
+    fn halves<const N: usize>(head: &[u8], quoted: &[u8; PLAIN_MAX]) -> bool {
+        let len = head.len();
+        head.first_chunk::<N>() == quoted.first_chunk::<N>()
+            && head.last_chunk::<N>()
+                == quoted
+                    .get(len.wrapping_sub(N)..len)
+                    .and_then(|tail| tail.first_chunk::<N>())
     }
-    match a.len() {
-        len if len != b.len() => false,
-        16..=32 => halves::<16>(a, b),
-        8..=15 => halves::<8>(a, b),
-        4..=7 => halves::<4>(a, b),
-        _ => a == b,
-    }
-}
-
-/// Finds a value's code: a perfect hash of a value's length and three of its bytes, found
-/// when the vocabulary is built; a plain search for the rare vocabulary it cannot separate.
-#[derive(Clone, Debug, PartialEq, Eq)]
-enum Lookup {
-    Perfect {
-        multiplier: u32,
-        shift: u32,
-        /// `code + 1` per slot, 0 for an empty one.
-        slots: Box<[u8]>,
-    },
-    Search,
-}
-
-/// The hash input: a value's length, first, middle and last byte (distinct for every value of
-/// every client release's vocabulary).
-#[inline(always)]
-fn hash_key(value: &[u8]) -> u32 {
-    let byte = |at: usize| u32::from(value.get(at).copied().unwrap_or(0));
-    let len = value.len();
-    (len as u32) ^ (byte(0) << 8) ^ (byte(len / 2) << 16) ^ (byte(len.wrapping_sub(1)) << 24)
-}
-
-#[inline(always)]
-fn slot_of(key: u32, multiplier: u32, shift: u32) -> usize {
-    (key.wrapping_mul(multiplier) >> shift) as usize
-}
-
-impl Lookup {
-    /// The first multiplier (of a fixed sequence) that sends every key to its own slot, in the
-    /// smallest table of at least twice as many slots as keys that has one.
-    fn build(values: &[Box<[u8]>]) -> Lookup {
-        let keys: Vec<u32> = values.iter().map(|value| hash_key(value)).collect();
-        let min_bits = (keys.len() * 2).next_power_of_two().trailing_zeros().max(1);
-        for bits in min_bits..=min_bits + 3 {
-            let shift = 32 - bits;
-            for attempt in 0..1000u32 {
-                let multiplier =
-                    0x9e37_79b1_u32.wrapping_add(attempt.wrapping_mul(0x7f4a_7c16)) | 1;
-                let mut slots = vec![0u8; 1 << bits];
-                let separated = keys.iter().zip(1u8..).all(|(&key, code_plus_one)| {
-                    match slots.get_mut(slot_of(key, multiplier, shift)) {
-                        Some(slot @ 0) => {
-                            *slot = code_plus_one;
-                            true
-                        }
-                        _ => false,
-                    }
-                });
-                if separated {
-                    return Lookup::Perfect {
-                        multiplier,
-                        shift,
-                        slots: slots.into_boxed_slice(),
-                    };
-                }
-            }
-        }
-        Lookup::Search
+    match head.len() {
+        16..=PLAIN_MAX => halves::<16>(head, quoted),
+        8..=15 => halves::<8>(head, quoted),
+        4..=7 => halves::<4>(head, quoted),
+        2..=3 => halves::<2>(head, quoted),
+        1 => head.first() == quoted.first(),
+        0 => true,
+        _ => false,
     }
 }
 
@@ -188,12 +167,10 @@ impl Vocabulary {
             return Err(Error::BadVocabulary("a Status enum has no members"));
         }
         let terminal = stored.iter().map(|value| terminal(value)).collect();
-        let lookup = Lookup::build(&stored);
         let plain = PlainValues::build(&stored);
         Ok(Vocabulary {
             values: stored.into_boxed_slice(),
             terminal,
-            lookup,
             plain,
         })
     }
@@ -237,23 +214,30 @@ impl Vocabulary {
     /// like the reference's `Status(value)` without its `_missing_` hook).
     #[inline(always)]
     pub fn code_of(&self, value: &[u8]) -> Option<StatusCode> {
-        match &self.lookup {
-            Lookup::Perfect {
-                multiplier,
-                shift,
-                slots,
-            } => {
-                let code = slots
-                    .get(slot_of(hash_key(value), *multiplier, *shift))?
-                    .checked_sub(1)?;
-                short_eq(self.values.get(usize::from(code))?, value).then_some(StatusCode(code))
+        if let Some(&first) = value.first() {
+            let &(start, end) = self.plain.by_first.get(usize::from(first))?;
+            for at in start..end {
+                let entry = self.plain.entries.get(usize::from(at))?;
+                if usize::from(entry.len) == value.len() + 1 && eq_quoted(value, &entry.quoted) {
+                    return Some(entry.status);
+                }
             }
-            Lookup::Search => self
-                .values
-                .iter()
-                .position(|known| **known == *value)
-                .map(|index| StatusCode(index as u8)),
         }
+        if self.plain.complete {
+            return None;
+        }
+        self.search(value)
+    }
+
+    /// [`Vocabulary::code_of`] for the values the plain table leaves out (empty, long, or with a
+    /// byte JSON escapes), which no client release has.
+    #[cold]
+    #[inline(never)]
+    fn search(&self, value: &[u8]) -> Option<StatusCode> {
+        self.values
+            .iter()
+            .position(|known| **known == *value)
+            .map(|index| StatusCode(index as u8))
     }
 }
 
@@ -264,16 +248,14 @@ impl Vocabulary {
     #[inline(always)]
     pub fn plain_value_at(&self, text: &[u8]) -> Option<(StatusCode, usize)> {
         let &(start, end) = self.plain.by_first.get(usize::from(*text.first()?))?;
-        let candidates = self
-            .plain
-            .entries
-            .get(usize::from(start)..usize::from(end))?;
-        for (status, quoted) in candidates {
+        for at in start..end {
+            let entry = self.plain.entries.get(usize::from(at))?;
+            let len = usize::from(entry.len);
             if text
-                .get(..quoted.len())
-                .is_some_and(|head| short_eq(head, quoted))
+                .get(..len)
+                .is_some_and(|head| eq_quoted(head, &entry.quoted))
             {
-                return Some((*status, quoted.len()));
+                return Some((entry.status, len));
             }
         }
         None
@@ -415,7 +397,7 @@ mod tests {
     #[test]
     fn values_round_trip_in_order() {
         for (vocabulary, values) in [(seed(), &SEED[..]), (latest(), &LATEST[..])] {
-            assert!(matches!(vocabulary.lookup, Lookup::Perfect { .. }));
+            assert!(vocabulary.plain.complete);
             assert_eq!(vocabulary.values().collect::<Vec<_>>().len(), values.len());
             for (code, value) in values.iter().enumerate() {
                 let status = vocabulary.code_of(value.as_bytes()).unwrap();
@@ -484,17 +466,20 @@ mod tests {
 
     #[test]
     fn short_compares_agree_with_slices() {
-        let text: Vec<u8> = (0..40u8).collect();
-        for len in 0..40 {
-            for flip in 0..len {
-                let a = &text[..len];
-                let mut b = a.to_vec();
-                assert!(short_eq(a, &b));
-                b[flip] ^= 1;
-                assert!(!short_eq(a, &b), "{len} {flip}");
-            }
-            assert!(!short_eq(&text[..len], &text[..len + 1]));
+        let mut quoted = [0u8; PLAIN_MAX];
+        for (at, byte) in quoted.iter_mut().enumerate() {
+            *byte = at as u8 + 1;
         }
+        for len in 0..=PLAIN_MAX {
+            let head = quoted[..len].to_vec();
+            assert!(eq_quoted(&head, &quoted), "{len}");
+            for flip in 0..len {
+                let mut other = head.clone();
+                other[flip] ^= 1;
+                assert!(!eq_quoted(&other, &quoted), "{len} {flip}");
+            }
+        }
+        assert!(!eq_quoted(&[1; PLAIN_MAX + 1], &quoted));
     }
 
     #[test]
@@ -543,17 +528,49 @@ mod tests {
     }
 
     #[test]
-    fn values_the_hash_cannot_separate_are_still_found() {
-        // Same length, first, middle and last byte: only a search tells them apart.
-        let values = ["abXcd", "abXzd", "aqXcd", "ready"];
+    fn values_outside_the_plain_table_are_still_found() {
+        // Sharing a first byte; then values the table leaves out: too long (one a prefix of
+        // another), empty, with a quote or a control byte.
+        let long = "a_status_value_longer_than_the_plain_table_holds";
+        let longer = "a_status_value_longer_than_the_plain_table_holds_x";
+        let values = [
+            "abXcd", "abXzd", "aqXcd", "ready", long, longer, "", "a\"b", "t\tb",
+        ];
         let vocabulary = Vocabulary::new(values, |_| false).unwrap();
-        assert_eq!(vocabulary.lookup, Lookup::Search);
+        assert!(!vocabulary.plain.complete);
         for (code, value) in values.iter().enumerate() {
             assert_eq!(
                 vocabulary.code_of(value.as_bytes()).map(StatusCode::index),
-                Some(code)
+                Some(code),
+                "{value:?}"
             );
         }
-        assert_eq!(vocabulary.code_of(b"abXed"), None);
+        for bad in [
+            "abXed",
+            "aqXzd",
+            &long[..long.len() - 1],
+            "abXc",
+            "a\"",
+            "x",
+        ] {
+            assert_eq!(vocabulary.code_of(bad.as_bytes()), None, "{bad:?}");
+        }
+        // In JSON text the short plain ones are found in place, the others left to the
+        // general parse.
+        for (code, value) in values[..4].iter().enumerate() {
+            let text = format!("{value}\"}}");
+            assert_eq!(
+                vocabulary.plain_value_at(text.as_bytes()),
+                Some((StatusCode(code as u8), value.len() + 1))
+            );
+        }
+        assert_eq!(
+            vocabulary.plain_value_at(format!("{long}\"").as_bytes()),
+            None
+        );
+        assert_eq!(vocabulary.plain_value_at(b"\"}"), None);
+        assert_eq!(vocabulary.plain_value_at(b"abXzc\""), None);
+        // Without such values, a value not in the table is no value.
+        assert!(testing::seed().plain.complete);
     }
 }
