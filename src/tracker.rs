@@ -372,8 +372,7 @@ impl JobTracker {
         found
             .iter()
             .map(|latest| run_status_from_entry(py, model, &latest.borrow()))
-            .collect::<Result<_, _>>()
-            .map_err(Into::into)
+            .collect()
     }
 
     fn latest(&self, id: &Bound<'_, PyAny>) -> PyResult<OwnedEntry> {
