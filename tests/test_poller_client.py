@@ -59,10 +59,24 @@ def test_from_client_polls_with_the_clients_url_user_agent_and_token(server):
 
 
 def test_a_token_about_to_expire_is_refreshed_through_the_client(server, tmp_path: Path):
+    # The old token must still be valid when the poller first polls: a machine so loaded that
+    # the window passed before that did not try the refresh, and the scenario runs again.
+    for attempt in range(3):
+        job = str(uuid.UUID(int=uuid.UUID(JOB).int + 1 + attempt))
+        old, new, seen = token_refresh_scenario(server, tmp_path, job)
+        if seen[0] == f"Bearer {old}":
+            break
+    assert seen[0] == f"Bearer {old}"
+    assert seen[-1] == f"Bearer {new}"
+    assert seen == sorted(seen, key=lambda header: header != f"Bearer {old}")
+
+
+def token_refresh_scenario(server, tmp_path: Path, job: str) -> tuple[str, str, list[str]]:
+    """A poller from a client whose token is within its refresh margin a few seconds after the
+    first poll; the old and new tokens and the Authorization headers the server saw."""
     tokens = tmp_path / "tokens.json"
     # 64.5 s left (64 to 65 once `exp` is cut to whole seconds): valid for the first polls,
-    # within the client's 60 s margin four to five seconds later. The slack covers a client
-    # that makes requests when constructed (20.0 on) on a loaded machine.
+    # within the client's 60 s margin four to five seconds later.
     old, new = jwt(64.5, "old"), jwt(3600, "new")
     tokens.write_text(json.dumps({"auth_server_url": "http://auth.invalid", "access_token": old}))
     client = iqm_client(server, tokens_file=str(tokens))
@@ -70,25 +84,22 @@ def test_a_token_about_to_expire_is_refreshed_through_the_client(server, tmp_pat
     # which some releases make when constructed. Asked once here, every release holds `old`.
     assert client._default_headers()["Authorization"] == f"Bearer {old}"
     tokens.write_text(json.dumps({"auth_server_url": "http://auth.invalid", "access_token": new}))
-    server.set(JOB, PENDING)
+    server.set(job, PENDING)
 
     def seen_headers() -> list[str]:
-        return [request.headers["Authorization"] for request in server.seen(JOB)]
+        return [request.headers["Authorization"] for request in server.seen(job)]
 
     with StatusPoller.from_client(client, **FAST) as poller:
-        poller.add(JOB)
+        poller.add(job)
         # The waiting thread asks the client once the token is within the margin. The job
         # stays pending until the server has seen the new token: a job that ended first
         # would leave the old token as the last one sent, however the refresh went.
         while f"Bearer {new}" not in seen_headers():
             with pytest.raises(TimeoutError):
                 poller.wait(timeout=0.2)
-        server.set(JOB, "ready")
-        assert poller.wait()[JOB].status is Status.READY
-    seen = seen_headers()
-    assert seen[0] == f"Bearer {old}"
-    assert seen[-1] == f"Bearer {new}"
-    assert seen == sorted(seen, key=lambda header: header != f"Bearer {old}")
+        server.set(job, "ready")
+        assert poller.wait()[job].status is Status.READY
+    return old, new, seen_headers()
 
 
 def test_a_401_asks_the_client_once_then_gives_up(server, monkeypatch):
