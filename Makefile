@@ -14,7 +14,7 @@ SUPPORTED_PYTHONS := 3.9 3.10 3.11 3.12 3.13
 REFERENCE_PYTHONS := 3.9 3.10 3.11
 # The versions `make wheels` builds for (requires-python, the classifiers and the README say the
 # same), into DIST with the sdist; the stamp names them, so that another PYTHONS builds again.
-PYTHONS ?= $(SUPPORTED_PYTHONS)
+PYTHONS ?= 3.9 3.10 3.11 3.12 3.13
 DIST := dist
 WHEELS_BUILT := $(DIST)/.built-$(subst $(eval) ,-,$(strip $(PYTHONS)))
 # The virtualenv, stamped with its interpreter's version; then what `make run` needs
