@@ -28,7 +28,7 @@ PIP := $(PY) -m pip --disable-pip-version-check
 RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs crates/core/src/*.rs crates/core/src/*/*.rs) Cargo.toml crates/core/Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help check-core-is-pure check-python check-reference-python venv build run test test-rust test-py test-fast test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
+.PHONY: help check-core-is-pure check-python check-reference-python venv build run test test-rust test-py test-fast test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels sdist test-pythons
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -223,17 +223,25 @@ $(DIST)/.wheel-%: $(VENV)/.wheel-tools $(WHEEL_SOURCES)
 		esac
 	touch $@
 
+SDIST_BUILT := $(DIST)/.sdist
+$(SDIST_BUILT): $(RUN_INSTALLED) $(WHEEL_SOURCES)
+	mkdir -p $(DIST)
+	rm -f $(DIST)/*.tar.gz
+	$(VENV)/bin/maturin sdist --out $(DIST)
+	touch $@
+
 # The wheels of PYTHONS (and of no other version) and the sdist.
-$(WHEELS_BUILT): $(foreach version,$(PYTHONS),$(DIST)/.wheel-$(version)) $(WHEEL_SOURCES)
+$(WHEELS_BUILT): $(foreach version,$(PYTHONS),$(DIST)/.wheel-$(version)) $(SDIST_BUILT)
 	@keep="$(foreach version,$(PYTHONS),-cp$(subst .,,$(version))-)"; for wheel in $(DIST)/*.whl; do \
 		[ -e "$$wheel" ] || continue; case " $$keep " in *" $$(basename $$wheel | cut -d- -f3 | sed 's/.*/-&-/') "*) ;; \
 			*) rm $$wheel; echo "removed $$wheel (not in PYTHONS)";; esac; \
 	done
-	rm -f $(DIST)/*.tar.gz $(DIST)/.built-*
-	$(VENV)/bin/maturin sdist --out $(DIST)
+	rm -f $(DIST)/.built-*
 	touch $@
 
 wheels: $(WHEELS_BUILT) ## release wheels (manylinux2014) for each supported Python, and the sdist, into dist/
+
+sdist: $(SDIST_BUILT) ## the sdist alone, into dist/
 
 # An interpreter just below the range, for the check that pip refuses it (skipped if absent).
 UNSUPPORTED_PYTHONS ?= 3.8
@@ -255,7 +263,12 @@ export SDIST_CHECK := import iqm_runstatus, iqm_runstatus._core as core; \
 PYTHONS_PYTEST := -q -p no:cacheprovider
 DIFFERENTIAL_TESTS := tests/test_parity.py tests/test_oracles.py
 TEST_PYTHONS ?= $(PYTHONS)
-test-pythons: wheels ## test the installed wheel of each supported Python in a fresh virtualenv
+# test-pythons is the two halves, which CI runs in different lanes: each interpreter's wheel,
+# then the sdist.
+.PHONY: test-pythons-wheels test-sdist
+test-pythons: test-pythons-wheels test-sdist ## test the installed wheel of each supported Python in a fresh virtualenv, then the sdist
+
+test-pythons-wheels: wheels ## test-pythons' first half: each wheel in a fresh virtualenv
 	@$(FIND_PYTHON); set -e; for version in $(TEST_PYTHONS); do \
 		python=$$(find_python $$version); \
 		venv=$(PYTHONS_VENVS)/$$version; \
@@ -273,6 +286,8 @@ test-pythons: wheels ## test the installed wheel of each supported Python in a f
 		HYPOTHESIS_PROFILE=dev $$venv/bin/python -m pytest $(PYTHONS_PYTEST) -m "not slow" $$skip tests; \
 		HYPOTHESIS_PROFILE=ci $$venv/bin/python -m pytest $(PYTHONS_PYTEST) $(DIFFERENTIAL_TESTS); \
 	done
+
+test-sdist: $(SDIST_BUILT) ## test-pythons' second half: the sdist through pip, and pip's refusal of an unsupported Python
 	@# The sdist builds with plain pip (compiling the core) on the newest supported Python; without
 	@# LTO, since this checks that it builds and works, and the wheels are the release build.
 	@$(FIND_PYTHON); set -e; version=$(lastword $(PYTHONS)); venv=$(PYTHONS_VENVS)/sdist; \
