@@ -12,6 +12,11 @@ VENV ?= $(if $(filter $(DEFAULT_PYTHON_VERSION),$(PYTHON_VERSION)),.venv,.venv-$
 SUPPORTED_PYTHONS := 3.9 3.10 3.11 3.12 3.13
 # iqm-client 17.2, the reference every test compares with, installs on these only.
 REFERENCE_PYTHONS := 3.9 3.10 3.11
+# The versions `make wheels` builds for (requires-python, the classifiers and the README say the
+# same), into DIST with the sdist; the stamp names them, so that another PYTHONS builds again.
+PYTHONS ?= 3.9 3.10 3.11 3.12 3.13
+DIST := dist
+WHEELS_BUILT := $(DIST)/.built-$(subst $(eval) ,-,$(strip $(PYTHONS)))
 # The virtualenv, stamped with its interpreter's version; then what `make run` needs
 # (requirements-run.txt), then the test, benchmark and lint tools on top (requirements-dev.txt,
 # which includes requirements-test.txt). A changed requirements file upgrades the virtualenv.
@@ -24,7 +29,7 @@ RUST_SOURCES := $(wildcard src/*.rs src/*/*.rs crates/*/src/*.rs crates/*/src/*/
 	crates/core/Cargo.toml crates/poller/Cargo.toml
 PY_SOURCES := $(wildcard python/iqm_runstatus/*.py)
 
-.PHONY: help check-core-is-pure check-python check-reference-python venv build run test test-rust test-py test-fast test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels test-pythons
+.PHONY: help check-core-is-pure check-python check-reference-python venv build run test test-rust test-py test-fast test-debug bench bench-report lint check-next-python fmt clean fuzz fuzz-smoke fuzz-tools wheels sdist test-pythons
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  %-12s %s\n", $$1, $$2}'
@@ -55,9 +60,18 @@ $(INSTALLED): $(RUN_INSTALLED) requirements-test.txt requirements-dev.txt
 
 venv: $(INSTALLED) ## create the virtualenv with the build, test and bench tools
 
+# REUSE_WHEELS=1 (what .ci/run sets) builds the release extension once, as a wheel of
+# `make wheels`: the virtualenv gets its interpreter's wheel, and so does the client matrix,
+# instead of compiling it again. Unset, `make build` compiles it here and needs no zig.
+ifdef REUSE_WHEELS
+$(VENV)/.built-release: $(RUN_INSTALLED) $(DIST)/.wheel-$(PYTHON_VERSION)
+	$(PIP) install --quiet --no-deps --force-reinstall $(DIST)/*-cp$(subst .,,$(PYTHON_VERSION))-cp$(subst .,,$(PYTHON_VERSION))-*.whl
+	touch $@
+else
 $(VENV)/.built-release: $(RUN_INSTALLED) $(RUST_SOURCES) $(PY_SOURCES) pyproject.toml build.rs
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin develop --release --quiet
 	touch $@
+endif
 
 build: $(VENV)/.built-release ## build the release extension into the virtualenv
 
@@ -74,8 +88,10 @@ test-rust: $(INSTALLED) ## run the Rust unit tests (the core's and the engine's 
 	PYO3_PYTHON=$(abspath $(PY)) cargo test -p iqm_runstatus --quiet
 
 # Every test, with every hypothesis example each names (the ci profile, tests/support/profiles.py).
+# With REUSE_WHEELS the suite checks that it tests the installed wheel (tests/conftest.py).
+TEST_PY_ENV := $(if $(REUSE_WHEELS),IQM_RUNSTATUS_INSTALLED=1)
 test-py: check-reference-python $(INSTALLED) build ## run the pytest suite (benchmarks run once, untimed, as a correctness pass)
-	HYPOTHESIS_PROFILE=ci $(PY) -m pytest -q --benchmark-disable
+	HYPOTHESIS_PROFILE=ci $(TEST_PY_ENV) $(PY) -m pytest -q --benchmark-disable
 
 # The edit-and-test loop: what test-py runs but the tests marked slow (the marker's list is in
 # pyproject.toml), with a tenth of the hypothesis examples (dev profile); the ten slowest
@@ -106,9 +122,11 @@ fuzz: fuzz-tools ## run each cargo-fuzz target for 10 minutes (not part of test)
 		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=600 -print_final_stats=1 || exit 1; \
 	done
 
-fuzz-smoke: fuzz-tools ## run each cargo-fuzz target for 60 seconds
+# CI runs it with FUZZ_SMOKE_SECONDS=30.
+FUZZ_SMOKE_SECONDS ?= 60
+fuzz-smoke: fuzz-tools ## run each cargo-fuzz target for FUZZ_SMOKE_SECONDS (60)
 	cd fuzz && for target in $(FUZZ_TARGETS); do \
-		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=60 -print_final_stats=1 || exit 1; \
+		$(FUZZ_ENV) cargo fuzz run $$target -- -max_total_time=$(FUZZ_SMOKE_SECONDS) -print_final_stats=1 || exit 1; \
 	done
 
 # Every suite with the seed's vocabulary (17.2, the reference installed beside), then the
@@ -183,7 +201,7 @@ lint: $(INSTALLED) $(VENV)/.built-release check-next-python check-core-is-pure #
 	$(VENV)/bin/ruff format --check python tests benches examples
 	cd python && ../$(VENV)/bin/mypy -p iqm_runstatus
 	$(VENV)/bin/mypy --strict tests/typing
-	cd python && ../$(PY) -m mypy.stubtest --mypy-config-file ../pyproject.toml iqm_runstatus._core
+	$(PY) -m mypy.stubtest --mypy-config-file pyproject.toml iqm_runstatus._core
 
 fmt: $(INSTALLED) ## format Rust and Python sources
 	cargo fmt --all
@@ -193,12 +211,6 @@ fmt: $(INSTALLED) ## format Rust and Python sources
 # ---------------------------------------------------------------------------------------------
 # Every supported Python: release wheels, and the tests run against each installed wheel.
 
-# The supported CPython versions: requires-python, the classifiers and the README say the same.
-PYTHONS ?= 3.9 3.10 3.11 3.12 3.13
-# Where the wheels and the sdist go, and the fresh virtualenvs the installed wheels are tested in.
-DIST := dist
-# Names the versions built, so that another PYTHONS builds again.
-WHEELS_BUILT := $(DIST)/.built-$(subst $(eval) ,-,$(strip $(PYTHONS)))
 PYTHONS_VENVS := build/pythons
 # pyenv's install of Python X.Y if there is one, else pythonX.Y on PATH; checked to run and to be
 # that version. Fails with the way to get it otherwise.
@@ -217,28 +229,44 @@ $(VENV)/.wheel-tools: $(INSTALLED) requirements-wheels.txt
 # maturin runs zig as `python -m ziglang`, so the tools' virtualenv comes first on PATH. The
 # wheels have their own cargo target directory, so that they and `make build` don't rebuild
 # each other's artefacts.
-$(WHEELS_BUILT): $(VENV)/.wheel-tools $(RUST_SOURCES) Cargo.lock build.rs $(PY_SOURCES) \
-		python/iqm_runstatus/_core.pyi pyproject.toml README.md
-	@$(FIND_PYTHON); for version in $(PYTHONS); do find_python $$version >/dev/null || exit 1; done
-	rm -rf $(DIST)
-	@$(FIND_PYTHON); set -e; for version in $(PYTHONS); do \
-		python=$$(find_python $$version); \
+WHEEL_SOURCES := $(RUST_SOURCES) Cargo.lock build.rs $(PY_SOURCES) python/iqm_runstatus/_core.pyi \
+	pyproject.toml README.md
+# One interpreter's wheel, checked by auditwheel: `make dist/.wheel-3.11` builds that one alone
+# (REUSE_WHEELS installs it as the release extension before the others are built).
+$(DIST)/.wheel-%: $(VENV)/.wheel-tools $(WHEEL_SOURCES)
+	@$(FIND_PYTHON); set -e; python=$$(find_python $*); tag=cp$(subst .,,$*); \
 		echo "wheel for $$python"; \
+		mkdir -p $(DIST); rm -f $(DIST)/*-$$tag-$$tag-*.whl; \
 		PATH=$(abspath $(VENV))/bin:$$PATH CARGO_TARGET_DIR=target/wheels \
 			$(VENV)/bin/maturin build --quiet --release --zig --compatibility manylinux2014 \
 			--interpreter $$python --out $(DIST); \
-	done
-	$(VENV)/bin/maturin sdist --out $(DIST)
-	@set -e; for wheel in $(DIST)/*.whl; do \
+		wheel=$$(ls $(DIST)/*-$$tag-$$tag-*.whl); \
 		report=$$($(VENV)/bin/auditwheel show $$wheel | tr -s ' \n' ' '); echo "$$report"; \
 		case "$$report" in \
 			*'consistent with the following platform tag: "manylinux_2_17_x86_64"'*) ;; \
 			*) echo "$$wheel: auditwheel does not find it manylinux2014" >&2; exit 1;; \
-		esac; \
+		esac
+	touch $@
+
+SDIST_BUILT := $(DIST)/.sdist
+$(SDIST_BUILT): $(RUN_INSTALLED) $(WHEEL_SOURCES)
+	mkdir -p $(DIST)
+	rm -f $(DIST)/*.tar.gz
+	$(VENV)/bin/maturin sdist --out $(DIST)
+	touch $@
+
+# The wheels of PYTHONS (and of no other version) and the sdist.
+$(WHEELS_BUILT): $(foreach version,$(PYTHONS),$(DIST)/.wheel-$(version)) $(SDIST_BUILT)
+	@keep="$(foreach version,$(PYTHONS),-cp$(subst .,,$(version))-)"; for wheel in $(DIST)/*.whl; do \
+		[ -e "$$wheel" ] || continue; case " $$keep " in *" $$(basename $$wheel | cut -d- -f3 | sed 's/.*/-&-/') "*) ;; \
+			*) rm $$wheel; echo "removed $$wheel (not in PYTHONS)";; esac; \
 	done
+	rm -f $(DIST)/.built-*
 	touch $@
 
 wheels: $(WHEELS_BUILT) ## release wheels (manylinux2014) for each supported Python, and the sdist, into dist/
+
+sdist: $(SDIST_BUILT) ## the sdist alone, into dist/
 
 # An interpreter just below the range, for the check that pip refuses it (skipped if absent).
 UNSUPPORTED_PYTHONS ?= 3.8
@@ -255,10 +283,18 @@ export SDIST_CHECK := import iqm_runstatus, iqm_runstatus._core as core; \
 # on the primary interpreter. Where iqm-client 17.2 does not install (3.12 on) the tests
 # compare with the pure path, and the tests that import the client are left out. conftest.py
 # checks that the package under test is the installed wheel, not the sources.
+# TEST_PYTHONS picks which of them run: CI leaves out the primary interpreter, whose wheel
+# `make test` ran the full suite against (REUSE_WHEELS).
 PYTHONS_PYTEST := -q -p no:cacheprovider
 DIFFERENTIAL_TESTS := tests/test_parity.py tests/test_oracles.py
-test-pythons: wheels ## test the installed wheel of each supported Python in a fresh virtualenv
-	@$(FIND_PYTHON); set -e; for version in $(PYTHONS); do \
+TEST_PYTHONS ?= $(PYTHONS)
+# test-pythons is the two halves, which CI runs in different lanes: each interpreter's wheel,
+# then the sdist.
+.PHONY: test-pythons-wheels test-sdist
+test-pythons: test-pythons-wheels test-sdist ## test the installed wheel of each supported Python in a fresh virtualenv, then the sdist
+
+test-pythons-wheels: wheels ## test-pythons' first half: each wheel in a fresh virtualenv
+	@$(FIND_PYTHON); set -e; for version in $(TEST_PYTHONS); do \
 		python=$$(find_python $$version); \
 		venv=$(PYTHONS_VENVS)/$$version; \
 		tag=cp$$(echo $$version | tr -d .); \
@@ -275,6 +311,8 @@ test-pythons: wheels ## test the installed wheel of each supported Python in a f
 		HYPOTHESIS_PROFILE=dev $$venv/bin/python -m pytest $(PYTHONS_PYTEST) -m "not slow" $$skip tests; \
 		HYPOTHESIS_PROFILE=ci $$venv/bin/python -m pytest $(PYTHONS_PYTEST) $(DIFFERENTIAL_TESTS); \
 	done
+
+test-sdist: $(SDIST_BUILT) ## test-pythons' second half: the sdist through pip, and pip's refusal of an unsupported Python
 	@# The sdist builds with plain pip (compiling the core) on the newest supported Python; without
 	@# LTO, since this checks that it builds and works, and the wheels are the release build.
 	@$(FIND_PYTHON); set -e; version=$(lastword $(PYTHONS)); venv=$(PYTHONS_VENVS)/sdist; \
@@ -321,6 +359,15 @@ CLIENT_SUITE_REQUIREMENTS := mockito==1.4.0 freezegun==1.5.1
 
 # One wheel for every release's virtualenv, built from the development virtualenv's
 # interpreter so that cargo reuses what `make build` compiled.
+# With REUSE_WHEELS, the wheel `make wheels` built for that interpreter.
+CLIENTS_TAG := cp$(subst .,,$(CLIENTS_PYTHON))
+ifdef REUSE_WHEELS
+$(CLIENTS_WHEEL)/.built: $(DIST)/.wheel-$(CLIENTS_PYTHON)
+	rm -rf $(CLIENTS_WHEEL)
+	mkdir -p $(CLIENTS_WHEEL)
+	cp $(DIST)/*-$(CLIENTS_TAG)-$(CLIENTS_TAG)-*.whl $(CLIENTS_WHEEL)/
+	touch $@
+else
 $(CLIENTS_WHEEL)/.built: $(INSTALLED) $(RUST_SOURCES) Cargo.lock build.rs $(PY_SOURCES) \
 		python/iqm_runstatus/_core.pyi pyproject.toml README.md
 	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo \
@@ -328,13 +375,20 @@ $(CLIENTS_WHEEL)/.built: $(INSTALLED) $(RUST_SOURCES) Cargo.lock build.rs $(PY_S
 	rm -rf $(CLIENTS_WHEEL)
 	VIRTUAL_ENV=$(abspath $(VENV)) $(VENV)/bin/maturin build --quiet --release --interpreter $(PY) --out $(CLIENTS_WHEEL)
 	touch $@
+endif
 
-# A virtualenv is made once for its release, test requirements and pyproject.toml (the
-# package's own dependencies), and kept; a new wheel is swapped into it. Every release runs,
-# then the ones that failed are named.
-.PHONY: test-clients
-test-clients: $(CLIENTS_WHEEL)/.built ## test the wheel against each iqm-client release of CLIENT_RELEASES, in a virtualenv each
-	@set -e; wheel=$$(ls $(CLIENTS_WHEEL)/*.whl); requirements="$(CLIENTS_REQUIREMENTS)"; failed=; \
+# The package's own dependencies, as pyproject.toml lists them, one a line.
+PACKAGE_DEPENDENCIES = $(PY) -c 'import tomllib; \
+	print(*tomllib.load(open("pyproject.toml", "rb"))["project"]["dependencies"], sep="\n")'
+
+# A virtualenv is made once for its release, the test requirements and the package's
+# dependencies (pyproject.toml), and kept. It needs no wheel, so CI makes them while the wheels
+# build.
+.PHONY: clients-venvs test-clients
+clients-venvs: $(INSTALLED) ## make the virtualenv of each iqm-client release of CLIENT_RELEASES (kept, without the wheel)
+	@$(PY) -c 'import sys; sys.exit(sys.version_info[:2] != (3, 11))' || { echo \
+		"make test-clients needs the virtualenv on CPython $(CLIENTS_PYTHON): make PYTHON=python$(CLIENTS_PYTHON) test-clients" >&2; exit 1; }
+	@set -e; requirements="$(CLIENTS_REQUIREMENTS)"; readarray -t dependencies < <($(PACKAGE_DEPENDENCIES)); \
 	for release in $(CLIENT_RELEASES); do \
 		venv=$(CLIENTS_DIR)/$$release; \
 		stamp="iqm-client==$$release $$(echo $$requirements) $(CLIENT_SUITE_REQUIREMENTS) $$(sha256sum < pyproject.toml)"; \
@@ -342,10 +396,19 @@ test-clients: $(CLIENTS_WHEEL)/.built ## test the wheel against each iqm-client 
 			echo "=== iqm-client $$release: a fresh virtualenv"; \
 			rm -rf $$venv; $(PY) -m venv $$venv; \
 			$$venv/bin/python -m pip install --quiet --disable-pip-version-check --upgrade pip; \
-			$$venv/bin/python -m pip install --quiet "iqm-client==$$release" $$wheel $$requirements \
-				$(CLIENT_SUITE_REQUIREMENTS); \
-			echo "$$stamp" > $$venv/.made-for; sha256sum < $$wheel > $$venv/.wheel; \
-		elif [ "$$(cat $$venv/.wheel)" != "$$(sha256sum < $$wheel)" ]; then \
+			$$venv/bin/python -m pip install --quiet "iqm-client==$$release" $$requirements \
+				$(CLIENT_SUITE_REQUIREMENTS) "$${dependencies[@]}"; \
+			echo "$$stamp" > $$venv/.made-for; \
+		fi; \
+	done
+
+# A new wheel is swapped into each virtualenv (its dependencies are there). Every release runs,
+# then the ones that failed are named.
+test-clients: clients-venvs $(CLIENTS_WHEEL)/.built ## test the wheel against each iqm-client release of CLIENT_RELEASES, in a virtualenv each
+	@set -e; wheel=$$(ls $(CLIENTS_WHEEL)/*.whl); failed=; \
+	for release in $(CLIENT_RELEASES); do \
+		venv=$(CLIENTS_DIR)/$$release; \
+		if [ "$$(cat $$venv/.wheel 2>/dev/null)" != "$$(sha256sum < $$wheel)" ]; then \
 			$$venv/bin/python -m pip install --quiet --disable-pip-version-check --no-deps \
 				--force-reinstall $$wheel; \
 			sha256sum < $$wheel > $$venv/.wheel; \

@@ -1,6 +1,7 @@
-"""What pytest loads for every test: the hypothesis profile, and the check that ``make
-test-pythons`` tests the installed package. The shared helpers and strategies are in the
-``support`` package; the ``slow`` marker is declared in ``pyproject.toml``."""
+"""What pytest loads for every test: the hypothesis profile, the check that every test has a
+time limit, and the check that ``make test-pythons`` tests the installed package. The shared
+helpers and strategies are in the ``support`` package; the ``slow`` marker is declared in
+``pyproject.toml``."""
 
 from __future__ import annotations
 
@@ -16,6 +17,13 @@ load_profile()
 
 
 def pytest_configure(config: Any) -> None:
+    # Every test has a time limit (pytest-timeout, configured in pyproject.toml); a virtualenv
+    # without the plugin would run them with none, so such a run stops here instead.
+    if not config.pluginmanager.hasplugin("timeout") or not float(config.getini("timeout") or 0):
+        raise pytest.UsageError(
+            "pytest-timeout is not active: every test needs its time limit "
+            "(install requirements-test.txt; pyproject.toml sets the timeout)"
+        )
     if os.environ.get("IQM_RUNSTATUS_INSTALLED"):
         check_installed_package()
 

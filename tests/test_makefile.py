@@ -21,8 +21,15 @@ pytestmark = pytest.mark.skipif(
 )
 
 
+# The Makefile's variables a caller may have in the environment (.ci/run exports
+# REUSE_WHEELS): the commands checked here are those of a plain `make`.
+MAKE_VARIABLES = {"REUSE_WHEELS", "PYTHON", "PYTHONS", "TEST_PYTHONS", "VENV", "FUZZ_SMOKE_SECONDS"}
+
+
 def make(*args: str) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("MAKE")}
+    env = {
+        k: v for k, v in os.environ.items() if not k.startswith("MAKE") and k not in MAKE_VARIABLES
+    }
     return subprocess.run(
         ["make", "--no-print-directory", *args],
         cwd=ROOT,
@@ -236,3 +243,64 @@ def test_make_test_pythons_runs_the_fast_tier_and_the_differential_tests() -> No
     assert "HYPOTHESIS_PROFILE=ci" in differential and "tests/test_parity.py" in differential
     # The sdist check builds without LTO: it checks that the sdist builds, not how fast.
     assert "CARGO_PROFILE_RELEASE_LTO=off" in result.stdout
+
+
+@pytest.mark.parametrize("option", [["-p", "no:timeout"], ["-o", "timeout=0"]])
+def test_a_run_without_the_time_limit_stops(option: list[str]) -> None:
+    # Every pytest run of the suite (make test, each interpreter's and each client release's
+    # virtualenv) has pytest-timeout's limit: one without it stops before running a test.
+    result = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "pytest",
+            "-q",
+            "-p",
+            "no:cacheprovider",
+            *option,
+            "tests/test_profiles.py",
+            "-k",
+            "test_dev_runs_a_tenth",
+        ],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    assert result.returncode != 0
+    assert "pytest-timeout is not active" in result.stderr + result.stdout
+    assert " passed" not in result.stdout
+
+
+def test_reuse_wheels_installs_the_wheel_instead_of_compiling_again() -> None:
+    # CI (REUSE_WHEELS=1): the virtualenv and the client matrix get the wheel `make wheels`
+    # builds for their interpreter; nothing else compiles the release extension.
+    commands = dry_run("build", "test-clients", "REUSE_WHEELS=1")
+    tag = "cp" + sys_version().replace(".", "")
+    assert f"install --quiet --no-deps --force-reinstall dist/*-{tag}-{tag}-*.whl" in commands
+    # One wheel compiled, for both (the other interpreters' are `make wheels`' alone).
+    assert commands.count("maturin build") == 1, commands
+    assert "--zig" in commands
+    assert "maturin develop" not in commands
+    assert "cp dist/*-cp311-cp311-*.whl build/clients/wheel/" in commands
+
+
+def test_without_reuse_wheels_make_build_needs_no_zig() -> None:
+    commands = dry_run("build")
+    assert "maturin develop --release" in commands
+    assert "--zig" not in commands and "requirements-wheels.txt" not in commands
+
+
+def test_test_pythons_runs_the_interpreters_test_pythons_names() -> None:
+    result = make(
+        "-n", "-o", "dist/.built-3.9-3.10", "test-pythons", "PYTHONS=3.9 3.10", "TEST_PYTHONS=3.10"
+    )
+    assert result.returncode == 0, result.stderr
+    assert "venv=build/pythons/$version" in result.stdout
+    assert "for version in 3.10; do" in result.stdout
+
+
+def test_the_fuzz_smoke_takes_its_length() -> None:
+    assert "-max_total_time=30 " in dry_run("fuzz-smoke", "FUZZ_SMOKE_SECONDS=30")
+    assert "-max_total_time=60 " in dry_run("fuzz-smoke")
