@@ -58,6 +58,8 @@ def test_from_client_polls_with_the_clients_url_user_agent_and_token(server):
     assert "iqm-client" in request.headers["User-Agent"]
 
 
+# Waits out the seconds until the token is within the client's refresh margin.
+@pytest.mark.slow
 def test_a_token_about_to_expire_is_refreshed_through_the_client(server, tmp_path: Path):
     # The old token must still be valid when the poller first polls: a machine so loaded that
     # the window passed before that did not try the refresh, and the scenario runs again.
